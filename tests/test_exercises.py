@@ -1,0 +1,78 @@
+"""Each exercise check: a right answer passes, typical wrong answers get a helpful message."""
+
+import pytest
+import torch
+
+from simlab import extract_features, load_backbone, samples
+from simlab.exercises import (
+    ExerciseError,
+    check_output_shape,
+    check_strongest_channel,
+    check_to_chw,
+    check_vector_length,
+)
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    torch.manual_seed(0)
+    return load_backbone("mobilenet_v2", weights=None)
+
+
+def test_output_shape(backbone, capsys):
+    assert check_output_shape((32, 40, 60), backbone, "stage3", 320, 480)
+    assert "Correct" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="height and width are swapped"):
+        check_output_shape((32, 60, 40), backbone, "stage3", 320, 480)
+    with pytest.raises(ExerciseError, match="forgot the stride: stage3 has stride 8"):
+        check_output_shape((32, 320, 480), backbone, "stage3", 320, 480)
+    with pytest.raises(ExerciseError, match="stage3 has 32 channels"):
+        check_output_shape((3, 40, 60), backbone, "stage3", 320, 480)
+    with pytest.raises(ExerciseError, match="give three numbers"):
+        check_output_shape((40, 60), backbone, "stage3", 320, 480)
+
+
+def test_to_chw():
+    assert check_to_chw(lambda a: torch.from_numpy(a).permute(2, 0, 1).float() / 255)
+    with pytest.raises(ExerciseError, match=r"swapped.*permute\(2, 0, 1\)"):
+        check_to_chw(lambda a: torch.from_numpy(a).permute(2, 1, 0).float() / 255)
+    with pytest.raises(ExerciseError, match="divide by 255"):
+        check_to_chw(lambda a: torch.from_numpy(a).permute(2, 0, 1).float())
+    with pytest.raises(ExerciseError, match="channels are still last"):
+        check_to_chw(lambda a: torch.from_numpy(a).float() / 255)
+    with pytest.raises(ExerciseError, match="return a torch.Tensor"):
+        check_to_chw(lambda a: a.transpose(2, 0, 1) / 255)
+
+
+def test_strongest_channel(backbone):
+    fmap = extract_features(backbone, samples()["chelsea"], ["stage2"])["stage2"][0]
+    means = fmap.mean(dim=(1, 2))
+    best = int(means.argmax())
+    assert check_strongest_channel(best, fmap)
+    assert check_strongest_channel(torch.tensor(best), fmap)
+    with pytest.raises(ExerciseError, match="looks like an activation value"):
+        check_strongest_channel(float(means.max()), fmap)
+    with pytest.raises(ExerciseError, match="no channel 99"):
+        check_strongest_channel(99, fmap)
+    wrong = int(means.argmin())
+    with pytest.raises(ExerciseError, match=f"channel {wrong} has mean"):
+        check_strongest_channel(wrong, fmap)
+
+
+def test_strongest_channel_peak_is_not_mean():
+    fmap = torch.zeros(3, 4, 4)
+    fmap[0] = 1.0  # highest mean
+    fmap[1, 0, 0] = 5.0  # highest single peak
+    assert check_strongest_channel(0, fmap)
+    with pytest.raises(ExerciseError, match="highest single peak.*MEAN"):
+        check_strongest_channel(1, fmap)
+
+
+def test_vector_length(backbone):
+    assert check_vector_length(96, backbone, "stage4")
+    with pytest.raises(ExerciseError, match="BEFORE pooling"):
+        check_vector_length(96 * 14 * 14, backbone, "stage4")
+    with pytest.raises(ExerciseError, match="removes the positions"):
+        check_vector_length(14 * 14, backbone, "stage4")
+    with pytest.raises(ExerciseError, match="how many channels does stage4 have"):
+        check_vector_length(1280, backbone, "stage4")
