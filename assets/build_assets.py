@@ -1,19 +1,31 @@
-"""Build the kit's photos in assets/photos from images bundled with installed packages.
+"""Build the kit's photos from images bundled with installed packages, plus labelled pairs.
 
-Run from the project root: ``python assets/build_assets.py``. It needs scikit-image,
-scikit-learn and matplotlib (the ``dev`` extra) and no network. The results are committed;
-assets/ATTRIBUTION.md gives the source and licence of each photo.
+Run from the project root: ``python assets/build_assets.py`` (or ``make assets``). It needs
+scikit-image, scikit-learn and matplotlib (the ``dev`` extra) and no network. It writes
+
+- ``assets/photos/``: the kit's photos (sources and licences in assets/ATTRIBUTION.md);
+- ``assets/variants/``: altered copies of some photos (crop, mirrored greyscale, colour shift,
+  low-quality JPEG), the same subject in a different look;
+- ``assets/pairs.csv``: labelled pairs ``a,b,same`` (1 = same subject, 0 = not) over both
+  folders, for choosing a similarity threshold in lesson 02.
+
+The results are committed; the script is deterministic.
 """
 
+import csv
+import itertools
+import random
 from pathlib import Path
 
 import numpy as np
 from matplotlib import cbook
-from PIL import Image
+from PIL import Image, ImageEnhance, ImageOps
 from skimage import data
 from sklearn.datasets import load_sample_image
 
-PHOTOS = Path(__file__).resolve().parent / "photos"
+ASSETS = Path(__file__).resolve().parent
+PHOTOS = ASSETS / "photos"
+VARIANTS = ASSETS / "variants"
 
 SOURCES = {
     "astronaut": data.astronaut,  # a person
@@ -32,13 +44,72 @@ SOURCES = {
 }
 
 
-def main() -> None:
+# Photos that get altered copies; each alteration keeps the subject and changes the look.
+VARIED = ["astronaut", "chelsea", "coffee", "rocket", "china", "flower", "grace_hopper", "camera"]
+
+
+def _crop(im: Image.Image) -> Image.Image:
+    w, h = im.size
+    return im.crop((int(0.12 * w), int(0.08 * h), int(0.82 * w), int(0.9 * h)))
+
+
+def _low_quality(im: Image.Image) -> Image.Image:
+    small = im.resize((im.width // 3, im.height // 3), Image.Resampling.BILINEAR)
+    return small  # saved below at JPEG quality 15
+
+
+ALTERATIONS = {
+    "crop": _crop,
+    "mirror_grey": lambda im: ImageOps.mirror(ImageOps.grayscale(im)).convert("RGB"),
+    "colour": lambda im: ImageEnhance.Brightness(
+        ImageEnhance.Color(im).enhance(2.2)).enhance(0.75).rotate(8, fillcolor=(128, 128, 128)),
+    "lowres": _low_quality,
+}
+
+
+def build_photos() -> None:
     PHOTOS.mkdir(exist_ok=True)
     for name, get in SOURCES.items():
         image = Image.fromarray(np.asarray(get())).convert("RGB")
         out = PHOTOS / f"{name}.jpg"
         image.save(out, quality=92)
-        print(f"{out.relative_to(PHOTOS.parent.parent)}  {image.width}x{image.height}")
+        print(f"{out.relative_to(ASSETS.parent)}  {image.width}x{image.height}")
+
+
+def build_variants() -> list[str]:
+    VARIANTS.mkdir(exist_ok=True)
+    names = []
+    for name in VARIED:
+        image = Image.open(PHOTOS / f"{name}.jpg").convert("RGB")
+        for kind, alter in ALTERATIONS.items():
+            out = VARIANTS / f"{name}__{kind}.jpg"
+            altered = alter(image)
+            altered.thumbnail((320, 320))
+            altered.save(out, quality=15 if kind == "lowres" else 85)
+            names.append(f"variants/{out.name}")
+    print(f"{len(names)} variants in {VARIANTS.relative_to(ASSETS.parent)}")
+    return names
+
+
+def build_pairs(variants: list[str]) -> None:
+    """Same subject: each photo with each of its variants, variants of one photo with each
+    other, and the stereo motorcycle. Different subject: a fixed random sample of the rest."""
+    subject = {f"photos/{n}.jpg": n for n in SOURCES} | {v: v.split("/")[1].split("__")[0] for v in variants}
+    subject["photos/motorcycle_right.jpg"] = "motorcycle_left"  # two views of one motorcycle
+    items = sorted(subject)
+    same = [(a, b) for a, b in itertools.combinations(items, 2) if subject[a] == subject[b]]
+    different = [(a, b) for a, b in itertools.combinations(items, 2) if subject[a] != subject[b]]
+    rows = [(a, b, 1) for a, b in same] + [(a, b, 0) for a, b in random.Random(0).sample(different, 2 * len(same))]
+    with open(ASSETS / "pairs.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["a", "b", "same"])
+        writer.writerows(sorted(rows))
+    print(f"assets/pairs.csv: {len(same)} same-subject and {2 * len(same)} different-subject pairs")
+
+
+def main() -> None:
+    build_photos()
+    build_pairs(build_variants())
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from torchvision.models.feature_extraction import create_feature_extractor
 
 from .backbones import Backbone
 
-__all__ = ["embed", "extract_features", "pool_map", "stage_table", "to_batch"]
+__all__ = ["embed", "embed_stages", "extract_features", "pool_map", "stage_table", "to_batch"]
 
 POOLS = ("avg", "max", "gem")
 
@@ -60,7 +60,9 @@ def extract_features(backbone: Backbone, images, stages=None) -> dict[str, torch
         nodes = {s.node: s.name for s in wanted}
         backbone._extractors[key] = create_feature_extractor(backbone.model, return_nodes=nodes).eval()
     batch = to_batch(backbone, images)
-    with torch.inference_mode():
+    # no_grad, not inference_mode: inference tensors refuse in-place edits such as
+    # ``fmap /= fmap.max()`` outside inference mode, which students (and viz code) do.
+    with torch.no_grad():
         out = backbone._extractors[key](batch)
     return {
         s.name: (out[s.name].permute(0, 3, 1, 2) if s.channels_last else out[s.name]).contiguous()
@@ -81,7 +83,11 @@ def pool_map(fmap: torch.Tensor, method: str = "avg", p: float = 3.0) -> torch.T
     if method == "max":
         return fmap.amax(dim=(2, 3))
     if method == "gem":
-        return fmap.clamp(min=1e-6).pow(p).mean(dim=(2, 3)).pow(1.0 / p)
+        # Same formula, computed relative to the per-channel max so that a large p (which
+        # approaches max pooling) neither overflows to inf nor underflows to 0 in float32.
+        x = fmap.clamp(min=1e-6)
+        top = x.amax(dim=(2, 3), keepdim=True)
+        return (x / top).pow(p).mean(dim=(2, 3)).pow(1.0 / p) * top[:, :, 0, 0]
     raise ValueError(f"pool={method!r}: choose one of {', '.join(POOLS)}")
 
 
@@ -94,6 +100,23 @@ def embed(backbone: Backbone, images, stage: str | None = None, pool: str = "avg
     name = backbone.stage(stage).name if stage else backbone.stages[-1].name
     fmap = extract_features(backbone, images, [name])[name]
     return pool_map(fmap, pool).numpy().astype(np.float32)
+
+
+def embed_stages(backbone: Backbone, images: list, stages=None, pool: str = "avg",
+                 batch_size: int = 16) -> dict[str, np.ndarray]:
+    """Pooled vectors of ``images`` at every requested stage, one forward pass per batch.
+
+    Returns ``{stage name: float32 array (N, C)}``, shallow to deep (``stages=None``: all). Use it
+    to compare how similarity changes with depth without running the network once per stage.
+    """
+    if not images:
+        raise ValueError("no images given: the list is empty")
+    parts: dict[str, list] = {}
+    for start in range(0, len(images), batch_size):
+        maps = extract_features(backbone, list(images[start:start + batch_size]), stages)
+        for name, fmap in maps.items():
+            parts.setdefault(name, []).append(pool_map(fmap, pool).numpy().astype(np.float32))
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
 
 
 def stage_table(backbone: Backbone, size: int = 224) -> list[dict]:

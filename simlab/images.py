@@ -6,6 +6,7 @@ message that names it, instead of deep inside torch.
 
 from __future__ import annotations
 
+import csv
 import warnings
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
-__all__ = ["ImageError", "load_image", "samples"]
+__all__ = ["ImageError", "labelled_pairs", "load_image", "samples"]
 
 
 class ImageError(ValueError):
@@ -57,6 +58,16 @@ def samples() -> dict[str, Path]:
     if not folder.is_dir():
         raise ImageError(f"{folder}: the kit's photo folder is missing; run assets/build_assets.py")
     return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES}
+
+
+def labelled_pairs() -> list[tuple[Path, Path, bool]]:
+    """The kit's labelled pairs from ``assets/pairs.csv``: ``(path_a, path_b, same_subject)``.
+
+    Same subject means the same object or scene: a photo and an altered copy of it (crop,
+    mirrored greyscale, colour shift, low-quality JPEG), or the two motorcycle views.
+    """
+    with open(ASSETS / "pairs.csv", newline="") as f:
+        return [(ASSETS / r["a"], ASSETS / r["b"], r["same"] == "1") for r in csv.DictReader(f)]
 
 
 def _load_path(path: Path) -> Image.Image:

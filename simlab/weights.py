@@ -136,9 +136,12 @@ def fetch(name: str, *, quiet: bool = False) -> Path:
                 tried.append(f"{label} {where}: sha256 {got[:16]}... does not match (refused)")
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(".partial")
+            # Copy under a unique temporary name, then rename: atomic, so a crash or a second
+            # process fetching at the same time never leaves half a file under the real name.
+            fd, partial = tempfile.mkstemp(dir=target.parent, suffix=".partial")
+            os.close(fd)
             shutil.copyfile(candidate, partial)
-            os.replace(partial, target)  # atomic: a crash never leaves half a file under the name
+            os.replace(partial, target)
             if not quiet:
                 print(f"{wf.filename}: verified, from {label} {where}", file=sys.stderr)
             return target

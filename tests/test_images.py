@@ -1,0 +1,338 @@
+"""load_image: every kind of input a student may pass comes out as upright RGB, or fails with a
+message that names the file (or array) and the reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from simlab.images import ImageError, load_image, samples
+
+ORIENTATION = 0x0112  # EXIF tag
+
+
+def rgb(im: Image.Image) -> np.ndarray:
+    assert isinstance(im, Image.Image)
+    assert im.mode == "RGB"
+    return np.asarray(im).astype(int)
+
+
+def refused(source, *words: str) -> str:
+    """Assert load_image refuses ``source`` with an ImageError mentioning all ``words``."""
+    with pytest.raises(ImageError) as info:
+        load_image(source)
+    assert isinstance(info.value, ValueError)
+    message = str(info.value)
+    for word in words:
+        assert word in message, f"{word!r} not in {message!r}"
+    return message
+
+
+# --- files of every mode -------------------------------------------------------------------
+
+
+def test_rgb_file_round_trips(tmp_path):
+    path = tmp_path / "plain.png"
+    Image.new("RGB", (6, 4), (10, 20, 30)).save(path)
+    out = load_image(path)
+    assert out.size == (6, 4)
+    assert (rgb(out) == [10, 20, 30]).all()
+    assert load_image(str(path)).size == (6, 4)  # a str path works as well as a Path
+
+
+def test_grayscale_file(tmp_path):
+    path = tmp_path / "gray.png"
+    im = Image.new("L", (5, 3), 77)
+    im.putpixel((0, 0), 200)
+    im.save(path)
+    out = rgb(load_image(path))
+    assert out.shape == (3, 5, 3)
+    assert (out[0, 0] == 200).all()
+    assert (out[2, 4] == 77).all()
+
+
+def test_rgba_transparent_pixels_become_white(tmp_path):
+    path = tmp_path / "rgba.png"
+    im = Image.new("RGBA", (4, 4), (0, 0, 0, 0))  # fully transparent black
+    im.putpixel((1, 1), (200, 10, 20, 255))  # one opaque red pixel
+    im.putpixel((2, 2), (0, 0, 0, 128))  # half-transparent black: mid grey on white
+    im.save(path)
+    out = rgb(load_image(path))
+    assert (out[0, 0] == 255).all()
+    assert list(out[1, 1]) == [200, 10, 20]
+    assert np.all(np.abs(out[2, 2] - 127) <= 2)
+
+
+def test_la_transparent_pixels_become_white(tmp_path):
+    path = tmp_path / "la.png"
+    Image.new("LA", (3, 3), (0, 0)).save(path)
+    assert (rgb(load_image(path)) == 255).all()
+
+
+def _palette_image() -> Image.Image:
+    im = Image.new("P", (4, 4), 0)
+    im.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255] + [0] * (256 * 3 - 9))
+    im.putpixel((1, 0), 1)  # red
+    im.putpixel((2, 0), 2)  # blue
+    return im
+
+
+def test_palette_without_transparency(tmp_path):
+    path = tmp_path / "palette.png"
+    _palette_image().save(path)
+    assert Image.open(path).mode == "P"
+    out = rgb(load_image(path))
+    assert list(out[0, 0]) == [0, 0, 0]  # index 0 is black, not transparent
+    assert list(out[0, 1]) == [255, 0, 0]
+    assert list(out[0, 2]) == [0, 0, 255]
+
+
+def test_palette_with_transparency(tmp_path):
+    path = tmp_path / "palette_t.png"
+    _palette_image().save(path, transparency=0)  # index 0 (black) is transparent
+    with Image.open(path) as check:
+        assert check.mode == "P" and "transparency" in check.info
+    out = rgb(load_image(path))
+    assert list(out[0, 0]) == [255, 255, 255]
+    assert list(out[3, 3]) == [255, 255, 255]
+    assert list(out[0, 1]) == [255, 0, 0]
+    assert list(out[0, 2]) == [0, 0, 255]
+
+
+def test_16bit_png_is_scaled_not_clipped(tmp_path):
+    path = tmp_path / "deep.png"
+    a = np.zeros((2, 3), dtype=np.uint16)
+    a[0] = [0, 32768, 65535]
+    a[1] = [16384, 49152, 200]
+    Image.fromarray(a).save(path)
+    with Image.open(path) as check:
+        assert check.mode.startswith("I")  # really a 16-bit file
+    out = rgb(load_image(path))
+    grey = out[..., 0]
+    assert (out == grey[..., None]).all()
+    assert grey[0, 0] == 0
+    assert abs(grey[0, 1] - 128) <= 1  # mid grey, not clipped to 255
+    assert grey[0, 2] == 255
+    assert abs(grey[1, 0] - 64) <= 1
+    assert abs(grey[1, 1] - 191) <= 1
+    assert grey[1, 2] <= 1  # 200 of 65535 is almost black
+
+
+def test_cmyk_jpeg_keeps_its_colour(tmp_path):
+    path = tmp_path / "cmyk.jpg"
+    colour = (200, 40, 60)
+    Image.new("RGB", (32, 32), colour).convert("CMYK").save(path, quality=95)
+    with Image.open(path) as check:
+        assert check.mode == "CMYK"
+    out = rgb(load_image(path))
+    assert np.abs(out[16, 16] - colour).max() <= 12
+
+
+def _landscape_with_marked_corner() -> Image.Image:
+    """A 60x30 (wide) black picture with a red block in its top-left corner."""
+    im = Image.new("RGB", (60, 30), (0, 0, 0))
+    im.paste((255, 0, 0), (0, 0, 12, 6))
+    return im
+
+
+def _is_red(pixel) -> bool:
+    return pixel[0] > 200 and pixel[1] < 60 and pixel[2] < 60
+
+
+@pytest.mark.parametrize(
+    ("orientation", "red_corner"),
+    [
+        (6, "top-right"),  # camera turned clockwise: stored top-left is displayed top-right
+        (8, "bottom-left"),  # camera turned anticlockwise: stored top-left is displayed bottom-left
+    ],
+)
+def test_exif_rotated_jpeg_comes_out_upright(tmp_path, orientation, red_corner):
+    path = tmp_path / f"rotated{orientation}.jpg"
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    _landscape_with_marked_corner().save(path, exif=exif, quality=95)
+    with Image.open(path) as check:
+        assert check.size == (60, 30) and check.getexif()[ORIENTATION] == orientation
+
+    out = load_image(path)
+    assert out.size == (30, 60)  # portrait: width 30, height 60
+    a = rgb(out)
+    corners = {
+        "top-left": a[2, 2],
+        "top-right": a[2, -3],
+        "bottom-left": a[-3, 2],
+        "bottom-right": a[-3, -3],
+    }
+    assert [name for name, px in corners.items() if _is_red(px)] == [red_corner]
+
+
+def test_exif_orientation_applied_to_pil_image_too(tmp_path):
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    _landscape_with_marked_corner().save(path, exif=exif, quality=95)
+    with Image.open(path) as im:
+        out = load_image(im)
+    assert out.size == (30, 60)
+    assert _is_red(rgb(out)[2, -3])
+
+
+# --- arrays ---------------------------------------------------------------------------------
+
+
+def test_array_gray_uint8():
+    a = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    out = rgb(load_image(a))
+    assert out.shape == (3, 4, 3)
+    assert (out == a[..., None]).all()
+
+
+def test_array_rgb_uint8():
+    a = np.zeros((3, 4, 3), dtype=np.uint8)
+    a[1, 2] = [1, 2, 3]
+    out = rgb(load_image(a))
+    assert out.shape == (3, 4, 3)
+    assert (out == a).all()
+
+
+def test_array_rgba_uint8_composited_on_white():
+    a = np.zeros((2, 2, 4), dtype=np.uint8)
+    a[0, 0] = [10, 20, 30, 255]  # opaque
+    # the rest is transparent black
+    out = rgb(load_image(a))
+    assert list(out[0, 0]) == [10, 20, 30]
+    assert list(out[1, 1]) == [255, 255, 255]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_array_float_in_unit_range(dtype):
+    a = np.array([[0.0, 0.5, 1.0]], dtype=dtype)
+    out = rgb(load_image(a))
+    assert out.shape == (1, 3, 3)
+    assert list(out[0, :, 0]) == [0, 128, 255]
+
+    colour = np.zeros((2, 2, 3), dtype=dtype)
+    colour[..., 0] = 1.0
+    assert (rgb(load_image(colour)) == [255, 0, 0]).all()
+
+    rgba = np.zeros((2, 2, 4), dtype=dtype)
+    rgba[0, 0] = [0.0, 0.0, 1.0, 1.0]
+    out = rgb(load_image(rgba))
+    assert list(out[0, 0]) == [0, 0, 255]
+    assert list(out[1, 1]) == [255, 255, 255]
+
+
+def test_array_channels_first_is_refused_with_a_hint():
+    message = refused(np.zeros((3, 20, 30), dtype=np.uint8), "channels-first", "(3, 20, 30)")
+    assert "transpose(1, 2, 0)" in message
+
+
+def test_array_wrong_dtype_is_refused():
+    refused(np.zeros((4, 4, 3), dtype=np.int64), "int64", "uint8")
+
+
+def test_array_float_out_of_range_is_refused():
+    message = refused(np.full((4, 4, 3), 255.0), "[0, 1]")
+    assert "255" in message  # says what it found
+
+
+def test_array_nan_is_refused():
+    a = np.zeros((4, 4), dtype=np.float32)
+    a[1, 1] = np.nan
+    refused(a, "NaN")
+
+
+def test_array_wrong_shape_is_refused():
+    refused(np.zeros((4, 4, 2), dtype=np.uint8), "(4, 4, 2)")
+    refused(np.zeros((2, 4, 4, 3), dtype=np.uint8), "(2, 4, 4, 3)")
+
+
+def test_other_types_are_refused():
+    refused([[0, 1], [1, 0]], "list")
+
+
+# --- bad files ------------------------------------------------------------------------------
+
+
+def test_missing_path(tmp_path):
+    refused(tmp_path / "nowhere.jpg", "nowhere.jpg", "no such file")
+
+
+def test_directory(tmp_path):
+    folder = tmp_path / "photos_dir"
+    folder.mkdir()
+    refused(folder, "photos_dir", "directory")
+
+
+def test_zero_byte_file(tmp_path):
+    path = tmp_path / "empty.jpg"
+    path.write_bytes(b"")
+    refused(path, "empty.jpg", "empty")
+
+
+def test_truncated_jpeg(tmp_path):
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    whole = tmp_path / "whole.jpg"
+    Image.fromarray(noise).save(whole, quality=90)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(data[: len(data) // 2])
+    assert load_image(whole).size == (64, 64)  # the whole file is fine
+    refused(cut, "cut.jpg", "truncated")
+
+
+def test_text_file_named_jpg(tmp_path):
+    path = tmp_path / "notes.jpg"
+    path.write_text("this is not a picture\n")
+    refused(path, "notes.jpg", "not an image")
+
+
+@pytest.fixture
+def pixel_limit(monkeypatch):
+    """Pillow's decompression-bomb limit at 1000 pixels: it warns above 1000, errors above 2000."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    return 1000
+
+
+def test_image_under_pixel_limit_loads(tmp_path, pixel_limit):
+    path = tmp_path / "small.png"
+    Image.new("RGB", (30, 30)).save(path)  # 900 pixels
+    assert load_image(path).size == (30, 30)
+
+
+def test_decompression_bomb_warning_zone_is_refused(tmp_path, pixel_limit):
+    path = tmp_path / "big.png"
+    Image.new("RGB", (40, 30)).save(path)  # 1200 pixels: Pillow would only warn
+    refused(path, "big.png", "decompression-bomb")
+
+
+def test_decompression_bomb_error_zone_is_refused(tmp_path, pixel_limit):
+    path = tmp_path / "huge.png"
+    Image.new("RGB", (50, 50)).save(path)  # 2500 pixels: more than twice the limit
+    refused(path, "huge.png", "decompression-bomb")
+
+
+# --- the kit's photos -----------------------------------------------------------------------
+
+EXPECTED_SAMPLES = {
+    "astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "motorcycle_right",
+    "brick", "grass", "gravel",
+}
+
+
+def test_samples_lists_the_kit_photos():
+    found = samples()
+    assert EXPECTED_SAMPLES <= set(found)
+    assert list(found) == sorted(found)
+    for name, path in found.items():
+        assert path.is_file(), path
+        assert path.stem == name
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_SAMPLES))
+def test_each_sample_loads(name):
+    im = load_image(samples()[name])
+    assert im.mode == "RGB"
+    assert min(im.size) >= 64
+    assert np.asarray(im).std() > 5  # a real picture, not a blank
