@@ -99,7 +99,8 @@ def build_pairs(variants: list[str]) -> None:
     items = sorted(subject)
     same = [(a, b) for a, b in itertools.combinations(items, 2) if subject[a] == subject[b]]
     different = [(a, b) for a, b in itertools.combinations(items, 2) if subject[a] != subject[b]]
-    rows = [(a, b, 1) for a, b in same] + [(a, b, 0) for a, b in random.Random(0).sample(different, 2 * len(same))]
+    negatives = random.Random(0).sample(different, 2 * len(same))
+    rows = [(a, b, 1) for a, b in same] + [(a, b, 0) for a, b in negatives]
     with open(ASSETS / "pairs.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["a", "b", "same"])
