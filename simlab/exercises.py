@@ -15,7 +15,10 @@ from .features import extract_features
 
 __all__ = [
     "ExerciseError",
+    "check_cosine_from_distance",
+    "check_cosine_function",
     "check_output_shape",
+    "check_ranking",
     "check_strongest_channel",
     "check_to_chw",
     "check_vector_length",
@@ -138,3 +141,67 @@ def check_vector_length(answer, backbone: Backbone, stage: str, size: int = 224)
     if answer == h * w:
         raise ExerciseError("pooling removes the positions and keeps the channels, not the reverse")
     raise ExerciseError(f"{answer} is not it: how many channels does {stage} have?")
+
+
+def check_cosine_function(cosine) -> bool:
+    """Check a student's NumPy ``cosine(a, b)`` against :func:`simlab.metrics.cosine_similarity`."""
+    from .metrics import cosine_similarity
+
+    a = np.array([3.0, -1.0, 2.0, 0.5])
+    b = np.array([1.0, 4.0, -2.0, 3.0])
+    expected = cosine_similarity(a, b)
+    got = float(cosine(a, b))
+    if np.isclose(got, expected):
+        if not np.isclose(float(cosine(a, 10 * b)), expected):
+            raise ExerciseError("scaling b by 10 changed your result: divide by BOTH norms")
+        return _correct(f"cos = a.b / (|a| |b|) = {expected:.4f}, same as the library.")
+    dot = float(a @ b)
+    if np.isclose(got, dot):
+        raise ExerciseError(f"{got:.4f} is the plain dot product: divide by |a| * |b|")
+    if np.isclose(got, dot / np.linalg.norm(a)) or np.isclose(got, dot / np.linalg.norm(b)):
+        raise ExerciseError("you divided by only one norm: cosine divides by |a| * |b|")
+    if np.isclose(got, 1 - expected):
+        raise ExerciseError("that is the cosine DISTANCE (1 - cos); return the similarity")
+    if np.isclose(got, dot / (np.sum(a**2) * np.sum(b**2))):
+        raise ExerciseError("you divided by the squared norms: use np.linalg.norm (the square root)")
+    raise ExerciseError(f"expected {expected:.4f}, got {got:.4f}: cos = (a @ b) / (norm(a) * norm(b))")
+
+
+def check_ranking(answer, names: list, distances, query: str) -> bool:
+    """Check a ranking of ``names`` by increasing distance from ``query`` (the query left out).
+
+    ``distances[i]`` is the distance of ``names[i]`` from the query.
+    """
+    order = [names[i] for i in np.argsort(np.asarray(distances), kind="stable") if names[i] != query]
+    answer = list(answer)
+    if answer == order:
+        return _correct(f"nearest to {query}: {', '.join(order[:3])}, ...")
+    if query in answer:
+        raise ExerciseError(f"leave {query} itself out: it is always at distance 0 from itself")
+    if answer == order[::-1]:
+        raise ExerciseError("the order is reversed: for a DISTANCE the nearest is the smallest value")
+    if sorted(answer) != sorted(order):
+        raise ExerciseError(f"rank each of the other {len(order)} photos exactly once")
+    first = next(i for i, (a, b) in enumerate(zip(answer, order, strict=True)) if a != b)
+    raise ExerciseError(
+        f"the ranking differs from place {first + 1} on: expected {order[first]}, got {answer[first]}"
+    )
+
+
+def check_cosine_from_distance(answer, a, b) -> bool:
+    """Check a cosine similarity computed from the Euclidean distance of the UNIT vectors of a and b."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    ua, ub = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    expected = float(ua @ ub)
+    d = float(np.linalg.norm(ua - ub))
+    d_raw = float(np.linalg.norm(a - b))
+    if np.isclose(answer, expected, atol=1e-4):
+        return _correct(f"|a-b|^2 = 2 - 2 cos, so cos = 1 - {d:.4f}^2 / 2 = {expected:.4f}.")
+    if np.isclose(answer, 1 - d_raw**2 / 2, atol=1e-4):
+        raise ExerciseError("the identity holds for UNIT vectors: normalise a and b first")
+    if np.isclose(answer, 1 - d / 2, atol=1e-4):
+        raise ExerciseError("square the distance: cos = 1 - d**2 / 2")
+    if np.isclose(answer, 2 - 2 * d**2, atol=1e-4) or np.isclose(answer, d**2, atol=1e-4):
+        raise ExerciseError("rearrange |a-b|^2 = 2 - 2 cos for cos: cos = 1 - |a-b|^2 / 2")
+    raise ExerciseError(f"expected {expected:.4f}, got {float(answer):.4f}")

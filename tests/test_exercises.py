@@ -6,7 +6,10 @@ import torch
 from simlab import extract_features, load_backbone, samples
 from simlab.exercises import (
     ExerciseError,
+    check_cosine_from_distance,
+    check_cosine_function,
     check_output_shape,
+    check_ranking,
     check_strongest_channel,
     check_to_chw,
     check_vector_length,
@@ -76,3 +79,44 @@ def test_vector_length(backbone):
         check_vector_length(14 * 14, backbone, "stage4")
     with pytest.raises(ExerciseError, match="how many channels does stage4 have"):
         check_vector_length(1280, backbone, "stage4")
+
+
+def test_cosine_function():
+    import numpy as np
+
+    assert check_cosine_function(lambda a, b: a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+    with pytest.raises(ExerciseError, match="plain dot product"):
+        check_cosine_function(lambda a, b: a @ b)
+    with pytest.raises(ExerciseError, match="only one norm"):
+        check_cosine_function(lambda a, b: a @ b / np.linalg.norm(a))
+    with pytest.raises(ExerciseError, match="cosine DISTANCE"):
+        check_cosine_function(lambda a, b: 1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+    with pytest.raises(ExerciseError, match="squared norms"):
+        check_cosine_function(lambda a, b: a @ b / (np.sum(a**2) * np.sum(b**2)))
+
+
+def test_ranking():
+    names = ["query", "near", "middle", "far"]
+    distances = [0.0, 1.0, 2.0, 3.0]
+    assert check_ranking(["near", "middle", "far"], names, distances, "query")
+    with pytest.raises(ExerciseError, match="reversed"):
+        check_ranking(["far", "middle", "near"], names, distances, "query")
+    with pytest.raises(ExerciseError, match="leave query itself out"):
+        check_ranking(["query", "near", "middle", "far"], names, distances, "query")
+    with pytest.raises(ExerciseError, match="place 2 on: expected middle, got far"):
+        check_ranking(["near", "far", "middle"], names, distances, "query")
+    with pytest.raises(ExerciseError, match="exactly once"):
+        check_ranking(["near", "near", "far"], names, distances, "query")
+
+
+def test_cosine_from_distance():
+    import numpy as np
+
+    a, b = np.array([3.0, 4.0, 0.0]), np.array([1.0, 0.0, 1.0])
+    ua, ub = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    d = np.linalg.norm(ua - ub)
+    assert check_cosine_from_distance(1 - d**2 / 2, a, b)
+    with pytest.raises(ExerciseError, match="normalise a and b first"):
+        check_cosine_from_distance(1 - np.linalg.norm(a - b) ** 2 / 2, a, b)
+    with pytest.raises(ExerciseError, match="square the distance"):
+        check_cosine_from_distance(1 - d / 2, a, b)
