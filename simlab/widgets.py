@@ -1,9 +1,12 @@
 """Interactive explorers for the lessons, built from ipywidgets.
 
+- :class:`FeatureMapExplorer`: one photo, one stage, one channel of its feature map.
+- :class:`PairSimilarityExplorer`: two photos, a stage and a metric, and their score.
+
 The callbacks are plain methods with their own tests. Figures are rendered to PNG and shown in
-an ``ipywidgets.Image``, so they update the same way in JupyterLab, in nbval and in tests. A notebook can drive an explorer without a
-browser by setting ``explorer.image.value``, ``explorer.stage.value`` or ``explorer.channel.value``
-and reading ``explorer.summary``.
+an ``ipywidgets.Image``, so they update the same way in JupyterLab, in nbval and in tests. A
+notebook can drive an explorer without a browser by setting the ``.value`` of its dropdowns and
+sliders (e.g. ``explorer.stage.value = "stage3"``) and reading ``explorer.summary``.
 """
 
 from __future__ import annotations
@@ -12,13 +15,22 @@ import io
 
 import ipywidgets as W
 import matplotlib.pyplot as plt
+import numpy as np
 from IPython.display import display
 
 from .backbones import Backbone
-from .features import extract_features
+from .features import embed_stages, extract_features
+from .metrics import METRICS, cosine_similarity, euclidean_distance, manhattan_distance
 from .viz import tensor_to_image
 
-__all__ = ["FeatureMapExplorer"]
+__all__ = ["FeatureMapExplorer", "PairSimilarityExplorer"]
+
+#: The single-pair function behind each metric of :class:`PairSimilarityExplorer`.
+PAIR_METRICS = {
+    "cosine": cosine_similarity,
+    "euclidean": euclidean_distance,
+    "manhattan": manhattan_distance,
+}
 
 
 class FeatureMapExplorer:
@@ -41,8 +53,8 @@ class FeatureMapExplorer:
         self._cache: dict[str, tuple] = {}
         self.image = W.Dropdown(options=list(self.images), value=image or next(iter(self.images)),
                                 description="image")
-        self.stage = W.Dropdown(options=backbone.stage_names,
-                                value=backbone.stage(stage).name if stage else backbone.stage_names[0],
+        first_stage = backbone.stage(stage).name if stage else backbone.stage_names[0]
+        self.stage = W.Dropdown(options=backbone.stage_names, value=first_stage,
                                 description="stage")
         self.channel = W.IntSlider(value=0, min=0, max=1, description="channel",
                                    continuous_update=False)
@@ -51,7 +63,8 @@ class FeatureMapExplorer:
         self._sync_channel_range(channel)
         for control in (self.image, self.stage, self.channel):
             control.observe(self._on_change, names="value")
-        self.widget = W.VBox([W.HBox([self.image, self.stage, self.channel]), self.info, self.picture])
+        controls = W.HBox([self.image, self.stage, self.channel])
+        self.widget = W.VBox([controls, self.info, self.picture])
         self.redraw()
 
     def features(self, name: str) -> tuple:
@@ -110,6 +123,137 @@ class FeatureMapExplorer:
 
     def _ipython_display_(self):
         display(self.widget)
+
+
+class PairSimilarityExplorer:
+    """Pick two photos, a stage and a metric; see the photos side by side and their score.
+
+    ``images`` is ``{name: image}`` with at least two entries (anything
+    :func:`~simlab.images.load_image` accepts, e.g. :func:`~simlab.images.samples`). ``left`` and
+    ``right`` name the photos shown first (default: the first name and the first other one),
+    ``stage`` the stage whose pooled vectors are compared (default: the deepest), ``metric``
+    one of ``"cosine"`` (similarity in [-1, 1], higher = more alike), ``"euclidean"`` or
+    ``"manhattan"`` (distances >= 0 in the units of the features, lower = more alike).
+
+    The average-pooled vectors of ALL images at ALL stages are computed once, with a single
+    :func:`~simlab.features.embed_stages` call, the first time a score is needed (the first
+    drawing, at construction). Changing any dropdown only looks the vectors up and redraws;
+    ``embed_calls`` counts the calls, so it stays at 1. Drive it by setting ``left.value``,
+    ``right.value``, ``stage.value`` or ``metric.value``; read :attr:`score` and :attr:`summary`.
+
+    Raises ``ValueError`` for fewer than two images, a ``left`` or ``right`` not in ``images``,
+    an unknown stage (listing the valid ones) or an unknown metric.
+    """
+
+    def __init__(self, backbone: Backbone, images: dict, left: str | None = None,
+                 right: str | None = None, stage: str | None = None, metric: str = "cosine"):
+        if len(images) < 2:
+            raise ValueError(
+                f"PairSimilarityExplorer needs at least two images in the dict, got {len(images)}"
+            )
+        self.backbone = backbone
+        self.images = dict(images)
+        names = list(self.images)
+        for which, name in (("left", left), ("right", right)):
+            if name is not None and name not in self.images:
+                raise ValueError(f"{which}={name!r} is not an image name; choose from "
+                                 f"{', '.join(map(str, names))}")
+        if metric not in PAIR_METRICS:
+            raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+        first_stage = backbone.stage(stage).name if stage else backbone.stage_names[-1]
+        self.embed_calls = 0
+        self._vectors: dict[str, np.ndarray] | None = None
+        self._shown: dict[str, object] = {}
+        left = names[0] if left is None else left
+        if right is None:  # the first other photo
+            right = next(n for n in names if n != left)
+        self.left = W.Dropdown(options=names, value=left, description="left")
+        self.right = W.Dropdown(options=names, value=right, description="right")
+        self.stage = W.Dropdown(options=backbone.stage_names, value=first_stage,
+                                description="stage")
+        self.metric = W.Dropdown(options=list(PAIR_METRICS), value=metric, description="metric")
+        self.info = W.HTML()
+        self.picture = W.Image(format="png")
+        for control in self.controls:
+            control.observe(self._on_change, names="value")
+        self.widget = W.VBox([W.HBox(self.controls[:2]), W.HBox(self.controls[2:]), self.info,
+                              self.picture])
+        self.redraw()
+
+    @property
+    def controls(self) -> tuple:
+        """The four dropdowns: left, right, stage, metric."""
+        return (self.left, self.right, self.stage, self.metric)
+
+    def vectors(self, stage: str) -> np.ndarray:
+        """Pooled vectors of every image at ``stage``: float32 (N, C), rows in ``images`` order.
+
+        The first call runs the network once over all images for all stages; later calls reuse
+        that result.
+        """
+        if self._vectors is None:
+            self._vectors = embed_stages(self.backbone, list(self.images.values()))
+            self.embed_calls += 1
+        return self._vectors[self.backbone.stage(stage).name]
+
+    def vector(self, name: str, stage: str | None = None) -> np.ndarray:
+        """Pooled vector (C,) of image ``name`` at ``stage`` (default: the selected stage)."""
+        return self.vectors(stage or self.stage.value)[list(self.images).index(name)]
+
+    @property
+    def score(self) -> float:
+        """The selected metric between the selected photos at the selected stage (a float)."""
+        compare = PAIR_METRICS[self.metric.value]
+        return compare(self.vector(self.left.value), self.vector(self.right.value))
+
+    @property
+    def summary(self) -> str:
+        """One line: ``"chelsea vs coffee | stage5 | cosine 0.41"``.
+
+        The score has 2 decimals, except a distance between 0 and 1, which gets 3 significant
+        digits (shallow-stage distances can be ~0.02, and "0.00" would read as identical).
+        """
+        metric = self.metric.value
+        return (f"{self.left.value} vs {self.right.value} | {self.stage.value} | "
+                f"{metric} {_format_score(self.score, metric)}")
+
+    def _on_change(self, change) -> None:
+        self.redraw()
+
+    def _network_view(self, name: str):
+        """Image ``name`` as the network sees it (resized, centre-cropped), cached."""
+        if name not in self._shown:
+            self._shown[name] = tensor_to_image(self.backbone.preprocess(self.images[name]))
+        return self._shown[name]
+
+    def redraw(self) -> None:
+        """Recompute the score from the cached vectors and redraw; never reruns the network."""
+        score = self.score
+        metric = self.metric.value
+        if metric == "cosine":
+            reading = "cosine similarity: 1 = same direction, higher = more alike"
+        else:
+            reading = f"{metric} distance: 0 = identical, lower = more alike"
+        self.info.value = f"<code>{self.summary}</code> &nbsp; <i>({reading})</i>"
+        kind = "similarity" if metric == "cosine" else "distance"
+        fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.9), layout="constrained")
+        for ax, name in zip(axes, (self.left.value, self.right.value), strict=True):
+            ax.imshow(self._network_view(name))
+            ax.set_title(name, fontsize=10)
+            ax.axis("off")
+        fig.suptitle(f"{self.stage.value}: {metric} {kind} = {_format_score(score, metric)}",
+                     fontsize=12, fontweight="bold")
+        self.picture.value = figure_png(fig)
+
+    def _ipython_display_(self):
+        display(self.widget)
+
+
+def _format_score(value: float, metric: str) -> str:
+    """2 decimals; 3 significant digits for a non-zero distance below 1 (never a false 0.00)."""
+    if metric != "cosine" and 0 < abs(value) < 1:
+        return f"{value:.3g}"
+    return f"{value:.2f}"
 
 
 def figure_png(fig, dpi: int = 80) -> bytes:

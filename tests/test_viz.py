@@ -1,11 +1,27 @@
 """Figures: the right number of panels, titles that say what is shown, clear errors."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from matplotlib.colors import to_rgba
 
 from simlab import load_backbone, samples
-from simlab.viz import show_feature_maps, show_images, tensor_to_image
+from simlab.viz import (
+    show_feature_maps,
+    show_images,
+    show_precision_recall,
+    show_retrieval,
+    show_similarity_matrix,
+    show_stage_curves,
+    tensor_to_image,
+)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
 
 
 def test_feature_map_grid_labels_channels_and_shape():
@@ -22,7 +38,8 @@ def test_feature_map_grid_defaults_to_two_rows():
 
 
 def test_feature_map_grid_refuses_missing_channels_and_bad_shapes():
-    with pytest.raises(ValueError, match=r"channels \[16\] do not exist: this map has channels 0..15"):
+    with pytest.raises(ValueError,
+                       match=r"channels \[16\] do not exist: this map has channels 0..15"):
         show_feature_maps(torch.rand(16, 4, 4), channels=[1, 16])
     with pytest.raises(ValueError, match="Tensor\\[C, H, W\\]"):
         show_feature_maps(torch.rand(4, 4))
@@ -41,3 +58,202 @@ def test_show_images_accepts_paths_arrays_and_dicts():
     photos = samples()
     fig = show_images({"cat": photos["chelsea"], "noise": np.random.rand(8, 8, 3)})
     assert [ax.get_title() for ax in fig.axes] == ["cat", "noise"]
+
+
+# --- similarity matrix --------------------------------------------------------------------------
+
+S3 = np.array([[1.0, 0.25, 0.5], [0.25, 1.0, 0.125], [0.5, 0.125, 1.0]])
+
+
+def _heatmap(fig):
+    """The matrix axes (the one holding the image) and its colourbar axes."""
+    ax = next(a for a in fig.axes if a.images)
+    bar = next(a for a in fig.axes if a is not ax)
+    return ax, bar
+
+
+def test_similarity_matrix_labels_both_axes_and_writes_every_cell():
+    fig = show_similarity_matrix(S3, ["cat", "cup", "bike"], title="stage5")
+    ax, bar = _heatmap(fig)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "cup", "bike"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["cat", "cup", "bike"]
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text()
+             for t in ax.texts}
+    assert cells == {(i, j): f"{S3[i, j]:.2f}" for i in range(3) for j in range(3)}
+    assert cells[(0, 2)] == "0.50" and cells[(1, 2)] == "0.12"
+    assert ax.get_title() == "stage5"
+    assert bar.get_ylabel() == "cosine similarity (higher = more alike)"
+    np.testing.assert_array_equal(ax.images[0].get_array(), S3)
+
+
+def test_similarity_matrix_cell_text_stays_readable_on_dark_and_bright_cells():
+    fig = show_similarity_matrix(S3, ["a", "b", "c"])
+    ax, _ = _heatmap(fig)
+    colours = {t.get_text(): t.get_color() for t in ax.texts}
+    assert colours["1.00"] == "black"  # brightest yellow cell
+    assert colours["0.12"] == "white"  # darkest purple cell
+
+
+def test_distance_matrix_uses_reversed_colours_so_alike_looks_the_same():
+    D = np.array([[0.0, 3.0, 2.0], [3.0, 0.0, 4.0], [2.0, 4.0, 0.0]])
+    sim_ax, _ = _heatmap(show_similarity_matrix(S3, list("abc")))
+    dist_ax, bar = _heatmap(show_similarity_matrix(D, list("abc"), metric="euclidean"))
+    sim, dist = sim_ax.images[0], dist_ax.images[0]
+    # The most alike cell (highest similarity, smallest distance) has the same colour in both,
+    # and so does the least alike one.
+    assert to_rgba(sim.cmap(sim.norm(S3.max()))) == to_rgba(dist.cmap(dist.norm(D.min())))
+    assert to_rgba(sim.cmap(sim.norm(S3.min()))) == to_rgba(dist.cmap(dist.norm(D.max())))
+    assert bar.get_ylabel() == "euclidean distance (lower = more alike)"
+    assert dist_ax.get_title() == "euclidean distance"  # the default title names the metric
+
+
+def test_large_matrix_has_no_cell_texts_but_all_labels():
+    n = 17
+    S = np.eye(n) + 0.1
+    labels = [f"photo{i}" for i in range(n)]
+    ax, _ = _heatmap(show_similarity_matrix(S, labels, metric="manhattan"))
+    assert len(ax.texts) == 0
+    assert [t.get_text() for t in ax.get_yticklabels()] == labels
+    ax, _ = _heatmap(show_similarity_matrix(S[:16, :16], labels[:16]))
+    assert len(ax.texts) == 16 * 16
+
+
+def test_similarity_matrix_accepts_a_torch_tensor():
+    ax, _ = _heatmap(show_similarity_matrix(torch.tensor(S3), ["a", "b", "c"]))
+    assert len(ax.texts) == 9
+
+
+def test_similarity_matrix_refuses_bad_shapes_labels_and_metrics():
+    with pytest.raises(ValueError, match=r"square \(N, N\) matrix.*\(2, 3\)"):
+        show_similarity_matrix(np.zeros((2, 3)), ["a", "b"])
+    with pytest.raises(ValueError, match="square"):
+        show_similarity_matrix(np.zeros(4), ["a", "b"])
+    with pytest.raises(ValueError, match="S is 3 x 3 but 2 labels were given"):
+        show_similarity_matrix(S3, ["a", "b"])
+    with pytest.raises(ValueError, match="NaN"):
+        show_similarity_matrix(np.array([[1.0, np.nan], [np.nan, 1.0]]), ["a", "b"])
+    with pytest.raises(ValueError, match="unknown metric 'jaccard'"):
+        show_similarity_matrix(S3, ["a", "b", "c"], metric="jaccard")
+
+
+# --- retrieval grid -------------------------------------------------------------------------------
+
+
+def _photo(value):
+    return np.full((6, 8, 3), value, dtype=np.uint8)
+
+
+def test_retrieval_grid_has_a_row_per_query_and_titles_with_names_and_scores():
+    photos = samples()
+    queries = [photos["chelsea"], _photo(10)]
+    neighbours = [[photos["coffee"], _photo(20), _photo(30)], [_photo(40), _photo(50), _photo(60)]]
+    scores = np.array([[0.834, 0.5, 0.25], [0.9, 0.8, 0.7]])
+    fig = show_retrieval(queries, neighbours, scores, query_titles=["chelsea", "dark"],
+                         neighbour_titles=[["coffee", "a", "b"], ["c", "d", "e"]])
+    assert len(fig.axes) == 2 * 4
+    rows = [[ax.get_title() for ax in fig.axes[r * 4:(r + 1) * 4]] for r in range(2)]
+    assert rows == [["query: chelsea", "coffee 0.83", "a 0.50", "b 0.25"],
+                    ["query: dark", "c 0.90", "d 0.80", "e 0.70"]]
+    # Each panel shows its own photo: the coffee panel holds the coffee photo's pixels.
+    coffee = np.asarray(fig.axes[1].images[0].get_array())
+    assert coffee.shape[:2] == (400, 600)
+    assert fig.axes[4].images[0].get_array().shape == (6, 8, 3)
+
+
+def test_retrieval_without_names_titles_scores_and_takes_one_query_unwrapped():
+    fig = show_retrieval(_photo(0), [_photo(1), _photo(2)], [12.345, 20.0])
+    assert [ax.get_title() for ax in fig.axes] == ["query", "12.35", "20.00"]
+
+
+def test_retrieval_accepts_top_k_output():
+    from simlab.metrics import top_k
+
+    X = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    idx, scores = top_k(X[:1], X, k=2)
+    images = [_photo(v) for v in (0, 100, 200)]
+    fig = show_retrieval([images[0]], [[images[j] for j in idx[0]]], scores,
+                         query_titles=["a"], neighbour_titles=[["abc"[j] for j in idx[0]]])
+    assert [ax.get_title() for ax in fig.axes] == ["query: a", "a 1.00", "b 0.99"]
+
+
+def test_retrieval_refuses_counts_that_disagree():
+    with pytest.raises(ValueError, match="scores has 2 rows.*1 query images"):
+        show_retrieval([_photo(0)], [[_photo(1)], [_photo(2)]], np.ones((2, 1)))
+    with pytest.raises(ValueError, match="query 0 has 1 neighbour images but 2 scores"):
+        show_retrieval([_photo(0)], [[_photo(1)]], np.ones((1, 2)))
+    with pytest.raises(ValueError, match="neighbour_titles must hold 1 rows of 1 names"):
+        show_retrieval([_photo(0)], [[_photo(1)]], np.ones((1, 1)), neighbour_titles=[["a", "b"]])
+    with pytest.raises(ValueError, match="2 query titles for 1 queries"):
+        show_retrieval([_photo(0)], [[_photo(1)]], np.ones((1, 1)), query_titles=["a", "b"])
+
+
+# --- precision and recall against the threshold ------------------------------------------------
+
+
+def _lines(ax):
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+def test_precision_recall_draws_both_curves_f1_and_the_chosen_threshold():
+    t = [0.2, 0.4, 0.6, 0.8]
+    p = [0.5, 0.6, 0.8, 1.0]
+    r = [1.0, 0.9, 0.6, 0.2]
+    fig = show_precision_recall(t, p, r, chosen=0.6, title="stage5 cosine")
+    ax = fig.axes[0]
+    lines = _lines(ax)
+    assert set(lines) == {"precision", "recall", "F1", "threshold = 0.60"}
+    np.testing.assert_allclose(lines["precision"].get_ydata(), p)
+    np.testing.assert_allclose(lines["recall"].get_xdata(), t)
+    f1 = [2 * a * b / (a + b) for a, b in zip(p, r, strict=True)]
+    np.testing.assert_allclose(lines["F1"].get_ydata(), f1)
+    np.testing.assert_allclose(lines["threshold = 0.60"].get_xdata(), [0.6, 0.6])
+    assert "0.60" in [text.get_text() for text in ax.texts]  # the value written at the line
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == list(lines)
+    assert ax.get_xlabel() == "threshold" and ax.get_title() == "stage5 cosine"
+
+
+def test_precision_recall_without_a_chosen_threshold_has_no_line():
+    fig = show_precision_recall([0.5, 0.1], [1.0, 0.5], [0.5, 1.0], xlabel="cosine threshold")
+    ax = fig.axes[0]
+    assert set(_lines(ax)) == {"precision", "recall", "F1"}
+    assert ax.get_xlabel() == "cosine threshold"
+    np.testing.assert_allclose(_lines(ax)["precision"].get_xdata(), [0.1, 0.5])  # sorted
+
+
+def test_precision_recall_accepts_scikit_learn_output():
+    from sklearn.metrics import precision_recall_curve
+
+    p, r, t = precision_recall_curve([0, 0, 1, 1, 1], [0.1, 0.4, 0.35, 0.8, 0.9])
+    ax = show_precision_recall(t, p, r).axes[0]
+    np.testing.assert_allclose(_lines(ax)["precision"].get_ydata(), p[:-1][np.argsort(t)])
+
+
+def test_precision_recall_refuses_lengths_that_differ_and_non_fractions():
+    with pytest.raises(ValueError, match="same length, got 3, 2 and 3"):
+        show_precision_recall([0.1, 0.2, 0.3], [0.5, 0.6], [1.0, 0.9, 0.8])
+    with pytest.raises(ValueError, match=r"precision must lie in \[0, 1\]"):
+        show_precision_recall([0.1, 0.2], [50, 60], [1.0, 0.9])
+    with pytest.raises(ValueError, match="non-empty 1-D"):
+        show_precision_recall([], [], [])
+
+
+# --- curves across stages -------------------------------------------------------------------------
+
+
+def test_stage_curves_draw_one_line_per_pair_over_the_stage_names():
+    curves = {"cat / cup": [0.9, 0.6, 0.3], "bike / bike": [0.95, 0.9, 0.97]}
+    fig = show_stage_curves(curves, ["stage1", "stage2", "stage3"], title="depth")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["stage1", "stage2", "stage3"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cat / cup", "bike / bike"]
+    lines = _lines(ax)
+    np.testing.assert_allclose(lines["cat / cup"].get_ydata(), [0.9, 0.6, 0.3])
+    assert lines["cat / cup"].get_marker() == "o"
+    assert ax.get_ylabel() == "cosine similarity" and ax.get_title() == "depth"
+
+
+def test_stage_curves_refuse_a_curve_of_the_wrong_length():
+    with pytest.raises(ValueError, match="curve 'b' has 2 values but there are 3 stages"):
+        show_stage_curves({"a": [1, 2, 3], "b": [1, 2]}, ["s1", "s2", "s3"], ylabel="distance")
+    with pytest.raises(ValueError, match="no curves"):
+        show_stage_curves({}, ["s1"])

@@ -1,10 +1,13 @@
-"""The feature-map explorer: callbacks driven by setting .value, as a notebook does."""
+"""The explorers: callbacks driven by setting .value, as a notebook does."""
 
+import numpy as np
 import pytest
 import torch
 
-from simlab import load_backbone, samples
-from simlab.widgets import FeatureMapExplorer
+import simlab.features
+from simlab import embed, load_backbone, samples
+from simlab.metrics import cosine_similarity, euclidean_distance, manhattan_distance
+from simlab.widgets import FeatureMapExplorer, PairSimilarityExplorer, _format_score
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +19,8 @@ def backbone():
 @pytest.fixture
 def explorer(backbone):
     photos = samples()
-    return FeatureMapExplorer(backbone, {k: photos[k] for k in ("chelsea", "coffee")}, stage="stage2")
+    return FeatureMapExplorer(backbone, {k: photos[k] for k in ("chelsea", "coffee")},
+                              stage="stage2")
 
 
 def test_starts_on_the_requested_image_and_stage(explorer):
@@ -79,3 +83,133 @@ def test_empty_image_dict_is_refused(backbone):
 def test_unknown_stage_is_refused(backbone):
     with pytest.raises(ValueError, match="valid stages: stage1"):
         FeatureMapExplorer(backbone, {"cat": samples()["chelsea"]}, stage="layer9")
+
+
+# --- PairSimilarityExplorer -----------------------------------------------------------------------
+
+PAIR_PHOTOS = ("chelsea", "coffee", "motorcycle_left")
+
+
+@pytest.fixture(scope="module")
+def photos():
+    every = samples()
+    return {k: every[k] for k in PAIR_PHOTOS}
+
+
+@pytest.fixture(scope="module")
+def shared_pairs(backbone, photos):
+    return PairSimilarityExplorer(backbone, photos)
+
+
+@pytest.fixture
+def pairs(shared_pairs):
+    """One explorer for the module (the network is slow on a busy CPU), back at its defaults."""
+    for control, value in zip(shared_pairs.controls, ("chelsea", "coffee", "stage5", "cosine"),
+                              strict=True):
+        control.value = value
+    return shared_pairs
+
+
+def _picture(explorer) -> bytes:
+    return bytes(explorer.picture.value)
+
+
+def test_pair_explorer_starts_on_the_first_two_photos_at_the_deepest_stage(pairs):
+    assert (pairs.left.value, pairs.right.value) == ("chelsea", "coffee")
+    assert (pairs.stage.value, pairs.metric.value) == ("stage5", "cosine")
+    assert list(pairs.metric.options) == ["cosine", "euclidean", "manhattan"]
+    assert pairs.summary == f"chelsea vs coffee | stage5 | cosine {pairs.score:.2f}"
+    assert pairs.summary in pairs.info.value
+    assert _picture(pairs)[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(("left", "right", "stage"), [
+    ("chelsea", "coffee", "stage5"),
+    ("motorcycle_left", "coffee", "stage2"),
+])
+def test_pair_score_is_the_cosine_of_the_embedded_vectors(backbone, photos, pairs, left, right,
+                                                          stage):
+    pairs.left.value, pairs.right.value, pairs.stage.value = left, right, stage
+    a, b = embed(backbone, [photos[left], photos[right]], stage=stage)
+    assert isinstance(pairs.score, float)
+    assert pairs.score == pytest.approx(cosine_similarity(a, b), abs=1e-5)
+
+
+def test_pair_score_uses_the_chosen_distance(backbone, photos, pairs):
+    pairs.stage.value = "stage3"
+    a, b = embed(backbone, [photos["chelsea"], photos["coffee"]], stage="stage3")
+    pairs.metric.value = "euclidean"
+    assert pairs.score == pytest.approx(euclidean_distance(a, b), rel=1e-4, abs=1e-5)
+    pairs.metric.value = "manhattan"
+    assert pairs.score == pytest.approx(manhattan_distance(a, b), rel=1e-4, abs=1e-5)
+
+
+def test_every_dropdown_updates_score_summary_and_picture(pairs):
+    seen = [(pairs.score, pairs.summary, _picture(pairs))]
+    for control, value in ((pairs.left, "motorcycle_left"), (pairs.right, "chelsea"),
+                           (pairs.stage, "stage3"), (pairs.metric, "euclidean")):
+        control.value = value
+        score, summary, picture = pairs.score, pairs.summary, _picture(pairs)
+        assert score != seen[-1][0], control.description
+        assert summary != seen[-1][1], control.description
+        assert picture != seen[-1][2], control.description
+        seen.append((score, summary, picture))
+    assert pairs.summary.startswith("motorcycle_left vs chelsea | stage3 | euclidean ")
+    assert pairs.summary in pairs.info.value
+
+
+def test_the_network_runs_once_for_all_images_and_stages(backbone, photos, monkeypatch):
+    passes = []
+    real = simlab.features.extract_features
+    monkeypatch.setattr(simlab.features, "extract_features",
+                        lambda *args, **kwargs: passes.append(1) or real(*args, **kwargs))
+    explorer = PairSimilarityExplorer(backbone, photos)
+    assert explorer.embed_calls == 1 and len(passes) == 1
+    for stage in backbone.stage_names:
+        explorer.stage.value = stage
+    for metric in explorer.metric.options:
+        explorer.metric.value = metric
+    explorer.left.value, explorer.right.value = "motorcycle_left", "coffee"
+    explorer.left.value = explorer.right.value
+    assert explorer.embed_calls == 1 and len(passes) == 1
+    assert explorer.vectors("stage1").shape == (3, 16)
+    assert explorer.vectors("stage5").shape == (3, 1280)
+
+
+def test_identical_photos_score_cosine_one_and_distance_zero(pairs):
+    pairs.right.value = pairs.left.value
+    for stage in ("stage1", "stage5"):
+        pairs.stage.value = stage
+        pairs.metric.value = "cosine"
+        assert pairs.score == pytest.approx(1.0, abs=1e-6)
+        assert pairs.summary == f"chelsea vs chelsea | {stage} | cosine 1.00"
+        for metric in ("euclidean", "manhattan"):
+            pairs.metric.value = metric
+            assert pairs.score == 0.0
+            assert pairs.summary == f"chelsea vs chelsea | {stage} | {metric} 0.00"
+
+
+def test_pair_explorer_starts_where_asked(backbone, photos):
+    explorer = PairSimilarityExplorer(backbone, photos, left="coffee", stage="stage2",
+                                      metric="manhattan")
+    assert (explorer.left.value, explorer.right.value) == ("coffee", "chelsea")
+    assert explorer.summary.startswith("coffee vs chelsea | stage2 | manhattan ")
+    assert np.array_equal(explorer.vector("coffee", "stage2"), explorer.vectors("stage2")[1])
+
+
+def test_small_distances_never_print_as_zero():
+    assert _format_score(0.0213, "euclidean") == "0.0213"
+    assert _format_score(25.304, "manhattan") == "25.30"
+    assert _format_score(0.0, "euclidean") == "0.00"
+    assert _format_score(0.004, "cosine") == "0.00"  # cosine keeps 2 decimals
+
+
+def test_pair_explorer_refuses_bad_arguments(backbone, photos):
+    with pytest.raises(ValueError, match="at least two images"):
+        PairSimilarityExplorer(backbone, {"cat": photos["chelsea"]})
+    with pytest.raises(ValueError, match="right='dog' is not an image name; choose from chelsea"):
+        PairSimilarityExplorer(backbone, photos, right="dog")
+    with pytest.raises(ValueError, match="unknown metric 'cityblock'"):
+        PairSimilarityExplorer(backbone, photos, metric="cityblock")
+    with pytest.raises(ValueError, match="valid stages: stage1"):
+        PairSimilarityExplorer(backbone, photos, stage="layer9")

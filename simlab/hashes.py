@@ -1,0 +1,56 @@
+"""Perceptual hashes: a photo summarised as a short bit string that survives small edits.
+
+A perceptual hash shrinks the image to a tiny grayscale grid and keeps one bit per cell
+(brighter than the mean? brighter than its neighbour? above the median frequency?). Photos that
+look alike get bit strings that differ in few places, so the Hamming distance between two hashes
+(:func:`simlab.metrics.hamming_distance`) is a cheap measure of how different two photos look.
+Unlike CNN features it knows nothing about content: it finds near-duplicates (recompressed,
+resized, slightly edited copies), not "another photo of a cat".
+
+The hashes themselves come from the ``imagehash`` library; this module only loads the image
+with :func:`simlab.images.load_image` and turns the hash into a string of ``'0'`` and ``'1'``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import imagehash
+
+from .images import load_image
+
+__all__ = ["HASH_METHODS", "hash_bits"]
+
+#: The hash methods of :func:`hash_bits`, each an ``imagehash`` function.
+HASH_METHODS = {
+    "phash": imagehash.phash,  # sign of the low DCT frequencies against their median
+    "dhash": imagehash.dhash,  # is each pixel brighter than its right-hand neighbour?
+    "ahash": imagehash.average_hash,  # is each pixel brighter than the mean?
+    "whash": imagehash.whash,  # Haar wavelet low frequencies against their median
+}
+
+
+def hash_bits(image, method: str = "phash", hash_size: int = 8) -> str:
+    """The perceptual hash of ``image`` as a string of ``hash_size**2`` characters ``'0'``/``'1'``.
+
+    ``image`` is anything :func:`simlab.images.load_image` accepts (a path, a PIL image, or a
+    NumPy array). ``method`` is one of ``"phash"`` (DCT, the most robust to edits; the default),
+    ``"dhash"`` (brightness gradients), ``"ahash"`` (brightness against the mean) or
+    ``"whash"`` (wavelets). ``hash_size`` is the side of the grid: the default 8 gives 64 bits.
+    Bits are read row by row. Compare two hashes with
+    :func:`simlab.metrics.hamming_distance`: 0 means the images look the same to the hash.
+
+    Raises ``ValueError`` for an unknown method (listing the valid ones) or a ``hash_size``
+    below 2 (or, for ``"whash"``, one that is not a power of 2), and
+    :class:`~simlab.images.ImageError` (a ``ValueError``) for an image that cannot be loaded.
+    """
+    if method not in HASH_METHODS:
+        raise ValueError(f"unknown hash method {method!r}; choose one of {', '.join(HASH_METHODS)}")
+    if isinstance(hash_size, bool) or not isinstance(hash_size, numbers.Integral) or hash_size < 2:
+        raise ValueError(f"hash_size must be a whole number >= 2, got {hash_size!r}")
+    if method == "whash" and hash_size & (hash_size - 1):
+        raise ValueError(
+            f"whash needs a hash_size that is a power of 2 (4, 8, 16...), got {hash_size}"
+        )
+    bits = HASH_METHODS[method](load_image(image), hash_size=int(hash_size)).hash.ravel()
+    return "".join("1" if bit else "0" for bit in bits)
