@@ -15,8 +15,10 @@ from .features import extract_features
 
 __all__ = [
     "ExerciseError",
+    "check_box_mask",
     "check_cosine_from_distance",
     "check_cosine_function",
+    "check_masked_average",
     "check_output_shape",
     "check_ranking",
     "check_strongest_channel",
@@ -205,3 +207,58 @@ def check_cosine_from_distance(answer, a, b) -> bool:
     if np.isclose(answer, 2 - 2 * d**2, atol=1e-4) or np.isclose(answer, d**2, atol=1e-4):
         raise ExerciseError("rearrange |a-b|^2 = 2 - 2 cos for cos: cos = 1 - |a-b|^2 / 2")
     raise ExerciseError(f"expected {expected:.4f}, got {float(answer):.4f}")
+
+
+def check_box_mask(mask, height: int, width: int, box) -> bool:
+    """Check a bool (height, width) mask that is True exactly inside ``box = (x0, y0, x1, y1)``
+    (pixel columns x0..x1-1 and rows y0..y1-1, as in ``mask[y0:y1, x0:x1]``)."""
+    x0, y0, x1, y1 = box
+    expected = np.zeros((height, width), dtype=bool)
+    expected[y0:y1, x0:x1] = True
+    mask = np.asarray(mask)
+    if mask.shape == (width, height) and height != width:
+        raise ExerciseError(f"the mask is (width, height) = {mask.shape}: images are (H, W), rows first")
+    if mask.shape != (height, width):
+        raise ExerciseError(f"the mask must have the image's shape (H, W) = {(height, width)}, "
+                            f"not {mask.shape}")
+    if mask.dtype != bool:
+        raise ExerciseError(f"the mask is {mask.dtype}: make it boolean, e.g. np.zeros((H, W), dtype=bool)")
+    if np.array_equal(mask, expected):
+        return _correct(f"{mask.sum()} pixels inside the box, {mask.mean():.0%} of the image.")
+    swapped = np.zeros_like(expected)
+    swapped[x0:x1, y0:y1] = True
+    if np.array_equal(mask, swapped):
+        raise ExerciseError("x and y are swapped: rows are y, columns are x, so use mask[y0:y1, x0:x1]")
+    if np.array_equal(mask, ~expected):
+        raise ExerciseError("the mask is inverted: the box is the subject, so inside must be True")
+    grown = np.zeros_like(expected)
+    grown[y0:y1 + 1, x0:x1 + 1] = True
+    if np.array_equal(mask, grown):
+        raise ExerciseError("off by one: slices exclude their end, so mask[y0:y1, x0:x1] is already right")
+    raise ExerciseError(f"{int((mask != expected).sum())} pixels differ from the box {box}")
+
+
+def check_masked_average(answer, fmap, weights) -> bool:
+    """Check masked average pooling of ``fmap`` Tensor[C, h, w] with ``weights`` [h, w] in [0, 1]:
+    ``sum(F * m) / sum(m)`` per channel, a vector of length C."""
+    fmap = torch.as_tensor(fmap, dtype=torch.float32)
+    w = torch.as_tensor(weights, dtype=torch.float32)
+    expected = (fmap * w).sum(dim=(1, 2)) / w.sum()
+    got = torch.as_tensor(np.asarray(answer, dtype=np.float32))
+    if got.shape != expected.shape:
+        raise ExerciseError(
+            f"expected one number per channel, shape {tuple(expected.shape)}, got {tuple(got.shape)}: "
+            "sum over the positions (dims 1 and 2), keep the channels"
+        )
+    if torch.allclose(got, expected, atol=1e-5):
+        return _correct("each channel is averaged over the subject positions only.")
+    if torch.allclose(got, (fmap * w).mean(dim=(1, 2)), atol=1e-5):
+        raise ExerciseError(
+            "you divided by the number of positions: divide by the mask's total weight instead, "
+            "or background cells count as zeros and shrink every value"
+        )
+    if torch.allclose(got, fmap.mean(dim=(1, 2)), atol=1e-5):
+        raise ExerciseError("that is plain average pooling: multiply by the mask before summing")
+    if torch.allclose(got, (fmap * (1 - w)).sum(dim=(1, 2)) / (1 - w).sum(), atol=1e-5):
+        raise ExerciseError("that is the BACKGROUND prototype: weight by m, not by 1 - m")
+    raise ExerciseError("the values differ: compute (fmap * m).sum(dim=(1, 2)) / m.sum()")

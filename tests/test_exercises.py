@@ -6,8 +6,10 @@ import torch
 from simlab import extract_features, load_backbone, samples
 from simlab.exercises import (
     ExerciseError,
+    check_box_mask,
     check_cosine_from_distance,
     check_cosine_function,
+    check_masked_average,
     check_output_shape,
     check_ranking,
     check_strongest_channel,
@@ -120,3 +122,42 @@ def test_cosine_from_distance():
         check_cosine_from_distance(1 - np.linalg.norm(a - b) ** 2 / 2, a, b)
     with pytest.raises(ExerciseError, match="square the distance"):
         check_cosine_from_distance(1 - d / 2, a, b)
+
+
+def test_box_mask():
+    import numpy as np
+
+    good = np.zeros((40, 60), dtype=bool)
+    good[10:30, 5:25] = True
+    assert check_box_mask(good, 40, 60, (5, 10, 25, 30))
+    swapped = np.zeros((40, 60), dtype=bool)
+    swapped[5:25, 10:30] = True
+    with pytest.raises(ExerciseError, match="x and y are swapped"):
+        check_box_mask(swapped, 40, 60, (5, 10, 25, 30))
+    with pytest.raises(ExerciseError, match="rows first"):
+        check_box_mask(np.zeros((60, 40), dtype=bool), 40, 60, (5, 10, 25, 30))
+    with pytest.raises(ExerciseError, match="make it boolean"):
+        check_box_mask(good.astype(np.uint8), 40, 60, (5, 10, 25, 30))
+    with pytest.raises(ExerciseError, match="inverted"):
+        check_box_mask(~good, 40, 60, (5, 10, 25, 30))
+    grown = np.zeros((40, 60), dtype=bool)
+    grown[10:31, 5:26] = True
+    with pytest.raises(ExerciseError, match="off by one"):
+        check_box_mask(grown, 40, 60, (5, 10, 25, 30))
+
+
+def test_masked_average():
+    torch.manual_seed(0)
+    fmap = torch.rand(8, 7, 7)
+    m = torch.zeros(7, 7)
+    m[2:5, 1:4] = 1.0
+    m[5, 1] = 0.5  # a soft edge cell
+    assert check_masked_average((fmap * m).sum(dim=(1, 2)) / m.sum(), fmap, m)
+    with pytest.raises(ExerciseError, match="divided by the number of positions"):
+        check_masked_average((fmap * m).mean(dim=(1, 2)), fmap, m)
+    with pytest.raises(ExerciseError, match="plain average pooling"):
+        check_masked_average(fmap.mean(dim=(1, 2)), fmap, m)
+    with pytest.raises(ExerciseError, match="BACKGROUND prototype"):
+        check_masked_average((fmap * (1 - m)).sum(dim=(1, 2)) / (1 - m).sum(), fmap, m)
+    with pytest.raises(ExerciseError, match="one number per channel"):
+        check_masked_average(fmap * m, fmap, m)
