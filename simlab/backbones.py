@@ -13,11 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchvision.models as tvm
+import torchvision.transforms.v2.functional as TF
 from torch import nn
+from torchvision.transforms import InterpolationMode
 
-from .images import load_image
+from .images import as_mask, load_image
 from .weights import fetch
 
 __all__ = ["BACKBONES", "Backbone", "Stage", "load_backbone"]
@@ -106,6 +109,27 @@ class Backbone:
         as the weights were trained. Raises :class:`~simlab.images.ImageError` on bad input.
         """
         return self.transform(load_image(image))
+
+    def preprocess_mask(self, mask) -> torch.Tensor:
+        """Bring a subject mask into the frame of :meth:`preprocess`: Tensor[H', W'] float in [0, 1].
+
+        ``mask`` is a 2-D bool NumPy array (or torch bool tensor) (H, W), True on the subject,
+        the size of ``load_image(image)``. It gets the same geometry as the photo: the short
+        side resized to the weights' resize size (256, or 232 for swin_t), then the centre
+        crop (224 x 224), so pixel (y, x) of the result covers pixel (y, x) of
+        ``preprocess(image)``. The resize is bilinear with antialiasing whatever the photo's
+        interpolation (bicubic would overshoot outside [0, 1]): each value is the fraction of
+        that pixel covered by the subject, 1 inside, 0 outside, in between along the outline.
+        Subject parts outside the centre crop are dropped, as they are for the photo.
+
+        Raises ``ValueError`` when ``mask`` is not a 2-D boolean array, saying what it is.
+        """
+        m = torch.from_numpy(as_mask(mask).astype(np.float32))[None]
+        m = TF.resize(m, list(self.transform.resize_size), interpolation=InterpolationMode.BILINEAR,
+                      antialias=True)
+        m = TF.center_crop(m, list(self.transform.crop_size))[0].clamp(0.0, 1.0)
+        # Float rounding leaves 0.9999999 inside and 1e-8 outside: snap those to exactly 1 and 0.
+        return torch.where((m - m.round()).abs() < 1e-5, m.round(), m)
 
     def stage(self, name: str) -> Stage:
         """The stage called ``name`` (or whose graph node is ``name``); ValueError lists valid names."""

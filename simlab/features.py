@@ -4,19 +4,42 @@ Built on torchvision's ``create_feature_extractor``: it traces the model once an
 part of the graph needed up to the deepest requested stage, so collecting stages 1-3 costs the
 same as running to stage 3 alone (the blog-tutorial way, one truncated model per level, runs the
 shared early layers again for every level).
+
+Comparing only the subject (lesson 03): given a bool mask per photo (True on the subject), the
+mask is brought into the network's frame (:meth:`~simlab.backbones.Backbone.preprocess_mask`),
+shrunk to the feature map's grid by area interpolation (each cell's weight is the fraction of it
+covered by the subject) and the map is averaged with those weights, ``sum(F * m) / sum(m)``:
+masked average pooling, the "prototype" of PANet (Wang et al., ICCV 2019).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as nnf
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from .backbones import Backbone
+from .images import as_mask, load_image
 
-__all__ = ["embed", "embed_stages", "extract_features", "pool_map", "stage_table", "to_batch"]
+__all__ = [
+    "embed",
+    "embed_stages",
+    "extract_features",
+    "masked_inputs",
+    "masked_pool",
+    "match_heatmap",
+    "pool_map",
+    "stage_table",
+    "subject_and_background",
+    "to_batch",
+]
 
 POOLS = ("avg", "max", "gem")
+
+#: A mask must keep at least this many pixels (of the 224 x 224 network input) after the resize
+#: and centre crop; below that the prototype would be the average of (almost) nothing.
+MIN_MASK_PIXELS = 1.0
 
 
 def to_batch(backbone: Backbone, images) -> torch.Tensor:
@@ -91,15 +114,152 @@ def pool_map(fmap: torch.Tensor, method: str = "avg", p: float = 3.0) -> torch.T
     raise ValueError(f"pool={method!r}: choose one of {', '.join(POOLS)}")
 
 
-def embed(backbone: Backbone, images, stage: str | None = None, pool: str = "avg") -> np.ndarray:
+def masked_pool(fmap: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Masked average pooling: Tensor[N, C, H, W] and weights Tensor[N, h, w] -> Tensor[N, C].
+
+    ``weights`` are per-pixel subject fractions in [0, 1] at any resolution (e.g. the 224 x 224
+    output of :meth:`~simlab.backbones.Backbone.preprocess_mask`); they are resized to the map's
+    H x W by area interpolation, so each cell is weighted by the fraction of it that is subject.
+    Returns ``sum(F * m) / sum(m)`` over positions. Raises ``ValueError`` for wrong shapes,
+    weights outside [0, 1], or a row whose weights are all zero (the result would be NaN).
+    """
+    if fmap.ndim != 4:
+        raise ValueError(f"a feature map must be (N, C, H, W), got shape {tuple(fmap.shape)}")
+    if weights.ndim != 3 or weights.shape[0] != fmap.shape[0]:
+        raise ValueError(
+            f"weights must be (N, h, w) with N = {fmap.shape[0]} like the map, got {tuple(weights.shape)}"
+        )
+    weights = weights.to(fmap.dtype)
+    if not torch.isfinite(weights).all() or weights.min() < 0 or weights.max() > 1:
+        raise ValueError("weights must be fractions in [0, 1]")
+    w = nnf.interpolate(weights[:, None], size=fmap.shape[-2:], mode="area")
+    total = w.sum(dim=(2, 3))  # (N, 1)
+    empty = (total[:, 0] <= 1e-8).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(f"mask {empty[0]} has no weight on the {tuple(fmap.shape[-2:])} feature map")
+    return (fmap * w).sum(dim=(2, 3)) / total
+
+
+def masked_inputs(backbone: Backbone, images, masks) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check images and their subject masks; return the batch and the masks in the same frame.
+
+    ``images`` is one image or a list (anything :func:`~simlab.images.load_image` accepts),
+    ``masks`` one bool mask (H, W) per image, each the size of ``load_image(image)``: a list,
+    a stacked (N, H, W) array, or a single 2-D mask for a single image. Returns
+    ``(batch Tensor[N, 3, 224, 224], weights Tensor[N, 224, 224])``, the weights being
+    :meth:`~simlab.backbones.Backbone.preprocess_mask` of each mask (subject fraction per pixel).
+
+    Already preprocessed images (Tensor[3, H, W] or [N, 3, H, W]) take masks already in the
+    network's frame: (H, W) each, bool or float fractions in [0, 1] (``preprocess_mask`` output).
+
+    Raises ``ValueError`` when the counts differ, a mask is not 2-D boolean or has the wrong
+    shape (naming its index, its shape and the image size), or when a mask keeps no subject
+    pixel inside the centre crop.
+    """
+    if isinstance(images, torch.Tensor):
+        batch = to_batch(backbone, images)
+        mask_list = _mask_list(masks, batch.shape[0], single=images.ndim == 3)
+        weights = torch.stack([_frame_mask(m, tuple(batch.shape[-2:]), i)
+                               for i, m in enumerate(mask_list)])
+    else:
+        single = not isinstance(images, (list, tuple))
+        image_list = [images] if single else list(images)
+        if not image_list:
+            raise ValueError("no images given: the list is empty")
+        mask_list = _mask_list(masks, len(image_list), single=single)
+        photos = [load_image(im) for im in image_list]
+        weights = torch.stack([
+            backbone.preprocess_mask(as_mask(m, photo.size, f"mask {i}"))
+            for i, (m, photo) in enumerate(zip(mask_list, photos, strict=True))
+        ])
+        batch = torch.stack([backbone.preprocess(photo) for photo in photos])
+    _check_area(backbone, weights, "subject")
+    return batch, weights
+
+
+def embed(backbone: Backbone, images, stage: str | None = None, pool: str = "avg",
+          masks=None) -> np.ndarray:
     """One vector per image: the stage's feature map pooled over positions.
 
     Returns a float32 array (N, C), C being the stage's channel count; the deepest stage by
     default. ``pool`` is ``"avg"`` (default), ``"max"`` or ``"gem"`` (see :func:`pool_map`).
+
+    With ``masks`` (one bool (H, W) mask per image, True on the subject, each the size of
+    ``load_image(image)``; see :func:`masked_inputs`), each vector is the subject's prototype:
+    the map averaged with weights = the fraction of each cell covered by the subject after the
+    same resize and centre crop as the photo (:func:`masked_pool`). Only ``pool="avg"`` is
+    defined then. An all-True mask gives the plain average.
+
+    Raises ``ValueError`` for an unknown stage or pool, ``pool != "avg"`` with masks, a number
+    of masks that differs from the number of images, a mask that is not 2-D boolean or not the
+    size of its image, and a mask with no subject pixel inside the centre crop (never NaN).
     """
     name = backbone.stage(stage).name if stage else backbone.stages[-1].name
-    fmap = extract_features(backbone, images, [name])[name]
-    return pool_map(fmap, pool).numpy().astype(np.float32)
+    if masks is None:
+        fmap = extract_features(backbone, images, [name])[name]
+        return pool_map(fmap, pool).numpy().astype(np.float32)
+    if pool != "avg":
+        raise ValueError(
+            f"pool={pool!r} with masks: masked pooling is an average over the subject, "
+            "use pool='avg' (the default)"
+        )
+    batch, weights = masked_inputs(backbone, images, masks)
+    fmap = extract_features(backbone, batch, [name])[name]
+    return masked_pool(fmap, weights).numpy().astype(np.float32)
+
+
+def subject_and_background(backbone: Backbone, images, masks,
+                           stage: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The subject prototype and the background prototype of each image, from one forward pass.
+
+    ``fg`` averages the stage's map with weights m (the subject fraction of each cell, as in
+    ``embed(..., masks=masks)``), ``bg`` with weights 1 - m. Both are float32 arrays (N, C).
+    With ``share`` = the mean of m over the map (``backbone.preprocess_mask(mask).mean()`` when
+    the map size divides 224), the plain average ``embed(backbone, images)`` equals
+    ``share * fg + (1 - share) * bg``: the whole-image vector is a mix of the two, weighted by
+    area, which is how the background gets into a whole-image score.
+
+    Raises ``ValueError`` as :func:`embed` does, and also when a mask leaves no background
+    pixel inside the centre crop.
+    """
+    name = backbone.stage(stage).name if stage else backbone.stages[-1].name
+    batch, weights = masked_inputs(backbone, images, masks)
+    _check_area(backbone, 1.0 - weights, "background")
+    fmap = extract_features(backbone, batch, [name])[name]
+    fg = masked_pool(fmap, weights)
+    bg = masked_pool(fmap, 1.0 - weights)
+    return fg.numpy().astype(np.float32), bg.numpy().astype(np.float32)
+
+
+def match_heatmap(backbone: Backbone, image, reference, reference_mask,
+                  stage: str | None = None) -> np.ndarray:
+    """Where in ``image`` does the reference's subject appear? A cosine map at the stage's grid.
+
+    The subject prototype of ``reference`` (masked average pooling with ``reference_mask``, a
+    bool (H, W) mask the size of ``load_image(reference)``) is compared by cosine similarity
+    with the feature vector at every position of ``image``'s map (deepest stage by default).
+    Returns a float32 array (h, w) in [-1, 1], e.g. 7 x 7 at a stride-32 stage: cell (i, j)
+    covers pixels [32 i, 32 (i + 1)) x [32 j, 32 (j + 1)) of ``backbone.preprocess(image)``,
+    the centre crop the network saw (draw it with :func:`simlab.viz.show_match_heatmap`).
+    A position whose feature vector is all zero scores 0. Stages that end in a ReLU (ResNet,
+    VGG, MobileNetV2's stage5) have no negative features, so there the values lie in [0, 1];
+    MobileNetV2's stages 1-4 end in a linear bottleneck and can give negative cosines.
+    No gradients are tracked.
+
+    ``image`` is ONE image (or a preprocessed Tensor[3, H, W]). Raises ``ValueError`` for
+    several images, a bad mask (see :func:`masked_inputs`) or an unknown stage.
+    """
+    name = backbone.stage(stage).name if stage else backbone.stages[-1].name
+    if isinstance(image, (list, tuple)) or (isinstance(image, torch.Tensor) and image.ndim == 4
+                                            and image.shape[0] != 1):
+        raise ValueError("match_heatmap takes ONE image (and one reference), not a list or batch")
+    ref_batch, ref_weights = masked_inputs(backbone, reference, reference_mask)
+    if ref_batch.shape[0] != 1:
+        raise ValueError("match_heatmap takes ONE reference image with one mask")
+    prototype = masked_pool(extract_features(backbone, ref_batch, [name])[name], ref_weights)
+    fmap = extract_features(backbone, image, [name])[name]
+    cos = nnf.cosine_similarity(fmap, prototype[:, :, None, None], dim=1, eps=1e-8)
+    return cos[0].clamp(-1.0, 1.0).numpy().astype(np.float32)
 
 
 def embed_stages(backbone: Backbone, images: list, stages=None, pool: str = "avg",
@@ -129,3 +289,71 @@ def stage_table(backbone: Backbone, size: int = 224) -> list[dict]:
         for s, m in zip(backbone.stages, maps.values(), strict=True)
     ]
 
+
+
+def _mask_list(masks, n: int, single: bool) -> list:
+    """Split ``masks`` into one mask per image and check the count."""
+    if masks is None:
+        raise ValueError("no masks given: pass one bool (H, W) mask per image")
+    if isinstance(masks, (np.ndarray, torch.Tensor)):
+        if single and not (masks.ndim == 3 and masks.shape[0] == 1):
+            return [masks]  # one image, one mask (as_mask reports a wrong shape)
+        if masks.ndim == 2:
+            masks = [masks]
+        elif masks.ndim == 3:
+            masks = list(masks)
+        else:
+            raise ValueError(f"masks must be one (H, W) mask per image, got an array of shape "
+                             f"{tuple(masks.shape)}")
+    masks = list(masks)
+    if len(masks) != n:
+        raise ValueError(
+            f"{n} image{'s' if n != 1 else ''} but {len(masks)} mask{'s' if len(masks) != 1 else ''}: "
+            "pass exactly one bool (H, W) mask per image, in the same order"
+        )
+    return masks
+
+
+def _frame_mask(mask, shape: tuple[int, int], i: int) -> torch.Tensor:
+    """A mask given for an already preprocessed image: bool, or fractions in [0, 1], of its size."""
+    m = torch.as_tensor(mask.copy() if isinstance(mask, np.ndarray) else mask)
+    if m.ndim != 2:
+        raise ValueError(f"mask {i} must be 2-D (H, W), got shape {tuple(m.shape)}")
+    if tuple(m.shape) != shape:
+        raise ValueError(
+            f"mask {i} has shape {tuple(m.shape)} but image {i} is a preprocessed tensor of "
+            f"{shape[0]} x {shape[1]}: for preprocessed images pass backbone.preprocess_mask(mask)"
+        )
+    if m.dtype != torch.bool:
+        if not m.is_floating_point():
+            raise ValueError(f"mask {i} must be boolean or fractions in [0, 1], got {m.dtype}")
+        if not torch.isfinite(m).all() or m.min() < 0 or m.max() > 1:
+            raise ValueError(f"mask {i} holds values outside [0, 1]: it must be subject fractions")
+    return m.to(torch.float32)
+
+
+def _check_area(backbone: Backbone, weights: torch.Tensor, kind: str) -> None:
+    """Refuse a mask whose subject (or background) vanishes inside the network's input."""
+    area = weights.sum(dim=(1, 2))
+    for i, a in enumerate(area.tolist()):
+        if a < MIN_MASK_PIXELS:
+            h, w = weights.shape[-2:]
+            frame = _frame_text(backbone, h, w)
+            if kind == "subject":
+                raise ValueError(
+                    f"mask {i} has no subject pixels inside the centre crop {frame} "
+                    f"({a:.2g} pixels): the network never sees the subject; check that the mask "
+                    "is not empty and that the subject is not at the very edge of the photo"
+                )
+            raise ValueError(
+                f"mask {i} leaves no background pixels inside the centre crop {frame} "
+                f"({a:.2g} pixels): the subject covers everything the network sees, so there is "
+                "no background prototype"
+            )
+
+
+def _frame_text(backbone: Backbone, h: int, w: int) -> str:
+    resize = getattr(backbone.transform, "resize_size", None)
+    if resize:
+        return f"({h} x {w}, after resizing the short side to {resize[0]})"
+    return f"({h} x {w})"

@@ -16,7 +16,19 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
-__all__ = ["ImageError", "labelled_pairs", "load_image", "samples"]
+__all__ = [
+    "IMAGENET_MEAN_RGB",
+    "ImageError",
+    "as_mask",
+    "labelled_pairs",
+    "load_image",
+    "replace_background",
+    "samples",
+]
+
+#: The ImageNet mean colour as 0..255 RGB: after the backbones' normalisation it is (about) zero,
+#: the most neutral value a network can be shown.
+IMAGENET_MEAN_RGB = (124, 116, 104)
 
 
 class ImageError(ValueError):
@@ -68,6 +80,74 @@ def labelled_pairs() -> list[tuple[Path, Path, bool]]:
     """
     with open(ASSETS / "pairs.csv", newline="") as f:
         return [(ASSETS / r["a"], ASSETS / r["b"], r["same"] == "1") for r in csv.DictReader(f)]
+
+
+def as_mask(mask, size: tuple[int, int] | None = None, name: str = "mask") -> np.ndarray:
+    """Check that ``mask`` is a subject mask and return it as a bool NumPy array (H, W).
+
+    ``mask`` is a 2-D boolean NumPy array or torch tensor, True on the subject. ``size`` is the
+    image's ``(width, height)`` (``PIL.Image.size``); when given, the mask must have shape
+    ``(height, width)``. ``name`` is how error messages call the mask (e.g. ``"mask 2"``).
+
+    Raises ``ValueError`` saying what was given: not an array, not 2-D, not boolean (with a
+    hint how to threshold it), or a shape that does not fit the image (naming both sizes).
+    """
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency of the kit
+        torch = None
+    if torch is not None and isinstance(mask, torch.Tensor):
+        mask = mask.detach().cpu().numpy()
+    if not isinstance(mask, np.ndarray):
+        raise ValueError(
+            f"{name} must be a 2-D boolean NumPy array (H, W), got a {type(mask).__name__}"
+        )
+    if mask.ndim != 2:
+        hint = "; drop the extra axis with mask.squeeze()" if mask.ndim == 3 and 1 in (
+            mask.shape[0], mask.shape[-1]) else ""
+        raise ValueError(f"{name} must be 2-D (H, W), got shape {mask.shape}{hint}")
+    if mask.dtype != np.bool_:
+        if np.issubdtype(mask.dtype, np.floating):
+            hint = "threshold it, e.g. mask > 0.5"
+        elif np.issubdtype(mask.dtype, np.integer):
+            hint = "threshold it, e.g. mask > 0 (or mask == label)"
+        else:
+            hint = "pass True on the subject and False elsewhere"
+        raise ValueError(f"{name} must be boolean, got {mask.dtype}: {hint}")
+    if size is not None:
+        width, height = size
+        if mask.shape != (height, width):
+            hint = " (transposed? use mask.T)" if mask.shape == (width, height) else ""
+            raise ValueError(
+                f"{name} has shape {mask.shape} but its image is {width} wide and {height} high: "
+                f"the mask must have shape ({height}, {width}), the size of load_image(image){hint}"
+            )
+    return mask
+
+
+def replace_background(image, mask, colour=IMAGENET_MEAN_RGB) -> Image.Image:
+    """The photo with every background pixel (``mask`` False) painted ``colour``.
+
+    ``image`` is anything :func:`load_image` accepts; ``mask`` a bool array (H, W) of the same
+    size as ``load_image(image)``, True on the subject (e.g. from ``simlab.subject``).
+    ``colour`` is an RGB triple of 0..255 integers, by default the ImageNet mean
+    (124, 116, 104), which the backbones' normalisation maps to about zero: the network is
+    shown "nothing in particular" there rather than black or white edges. Subject pixels are
+    kept unchanged. Returns a new RGB ``PIL.Image``.
+
+    Raises :class:`ImageError` for a bad image and ``ValueError`` for a bad mask (see
+    :func:`as_mask`) or a colour that is not three 0..255 integers.
+    """
+    im = load_image(image)
+    m = as_mask(mask, im.size)
+    rgb = tuple(colour) if isinstance(colour, (tuple, list, np.ndarray)) else ()
+    if len(rgb) != 3 or not all(
+        isinstance(c, (int, np.integer)) and not isinstance(c, bool) and 0 <= c <= 255 for c in rgb
+    ):
+        raise ValueError(f"colour must be three integers 0..255 (R, G, B), got {colour!r}")
+    pixels = np.array(im)
+    pixels[~m] = np.asarray(rgb, dtype=np.uint8)
+    return Image.fromarray(pixels)
 
 
 def _load_path(path: Path) -> Image.Image:

@@ -1,5 +1,5 @@
 """Figures for the lessons: photos, feature-map grids, similarity matrices, retrieval grids,
-precision/recall against a threshold, and per-stage curves.
+precision/recall against a threshold, per-stage curves, subject masks and match heatmaps.
 
 Every function returns the matplotlib ``Figure`` it drew, so a notebook shows it and a test can
 inspect it; nothing here computes features or scores (see :mod:`simlab.metrics`).
@@ -15,12 +15,18 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+import torch.nn.functional as nnf
+from matplotlib import patheffects
+from matplotlib.colors import to_rgb
 
-from .images import load_image
+from .images import as_mask, load_image
 
 __all__ = [
     "show_feature_maps",
     "show_images",
+    "show_mask_overlay",
+    "show_masks",
+    "show_match_heatmap",
     "show_precision_recall",
     "show_retrieval",
     "show_similarity_matrix",
@@ -316,6 +322,191 @@ def show_stage_curves(curves: dict, stage_names, ylabel: str = "cosine similarit
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def show_mask_overlay(image, mask, title: str = "", colour=(1, 0, 0), alpha: float = 0.45,
+                      ax=None):
+    """The photo with the subject mask tinted in ``colour`` and its outline drawn.
+
+    ``image`` is anything :func:`~simlab.images.load_image` accepts with ``mask`` a bool array
+    (H, W) of the same size (True on the subject), or a preprocessed Tensor[3, H, W] with the
+    mask in that frame: bool, or the fractions in [0, 1] of
+    :meth:`~simlab.backbones.Backbone.preprocess_mask` (then the tint fades along the outline,
+    and the outline is drawn where half a pixel is subject). ``colour`` is any matplotlib
+    colour, ``alpha`` (0..1) how strongly the subject is tinted. The title is ``title`` with,
+    on a second line, the share of the photo covered by the subject, e.g.
+    ``"astronaut\nsubject 25% of the photo"``. ``ax`` draws into an existing axes (e.g. one
+    panel of a row); otherwise a new figure is made.
+
+    Raises ``ValueError`` for a bad mask (not 2-D boolean, or not the image's size, naming both),
+    a bad colour or ``alpha`` outside [0, 1]. Returns the Figure.
+    """
+    rgb, alpha = _overlay_style(colour, alpha)
+    pixels, weights = _photo_and_mask(image, mask, "mask")
+    if ax is None:
+        height, width = weights.shape
+        fig, ax = plt.subplots(figsize=(4.0 * min(width / height, 2.0), 4.3), layout="constrained")
+    _draw_overlay(ax, pixels, weights, rgb, alpha, title)
+    return ax.figure
+
+
+def show_masks(overlays: dict, ncols: int | None = None, size: float = 3.0, colour=(1, 0, 0),
+               alpha: float = 0.45):
+    """A row (or grid) of mask overlays: ``{title: (image, mask)}``, drawn as
+    :func:`show_mask_overlay` draws one, e.g. the photos of a lesson beside their subjects.
+
+    Raises ``ValueError`` for no overlays, an entry that is not an ``(image, mask)`` pair
+    (naming its title) or a bad mask (naming its title). Returns the Figure.
+    """
+    if not overlays:
+        raise ValueError("no overlays given: pass {title: (image, mask)}")
+    rgb, alpha = _overlay_style(colour, alpha)
+    for title, pair in overlays.items():
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise ValueError(f"overlays[{title!r}] must be an (image, mask) pair")
+    ncols = ncols or len(overlays)
+    nrows = math.ceil(len(overlays) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
+                             squeeze=False, layout="constrained")
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (title, (image, mask)) in zip(axes.flat, overlays.items(), strict=False):
+        pixels, weights = _photo_and_mask(image, mask, f"the mask of {title!r}")
+        _draw_overlay(ax, pixels, weights, rgb, alpha, str(title))
+    return fig
+
+
+def show_match_heatmap(image, heatmap, reference=None, reference_mask=None, title: str = "",
+                       backbone=None, vmin: float | None = None, vmax: float | None = None,
+                       alpha: float = 0.5):
+    """Where the photo matches the reference subject: the heatmap drawn over the network's view.
+
+    ``heatmap`` is the (h, w) cosine map of :func:`simlab.features.match_heatmap` (values in
+    [-1, 1]). It is upsampled (bilinear) to the photo's 224 x 224 and drawn semi-transparently
+    (``alpha``) over it, with a colourbar "cosine to the reference subject". The colour scale
+    runs from ``min(0, heatmap.min())`` to 1 unless ``vmin``/``vmax`` say otherwise, so the
+    same colour means the same cosine in every figure and a weak match never looks hot. Thin
+    lines mark the cells of a coarse map (up to 16 x 16): one cell per feature-map position.
+
+    The photo must be the centre crop the network saw, or the cells would land on the wrong
+    pixels. So ``image`` is either a preprocessed Tensor[3, H, W] (``backbone.preprocess(photo)``)
+    or a photo together with ``backbone=`` (it is then preprocessed here). Likewise
+    ``reference`` (optional, drawn on the left with ``reference_mask`` tinted, showing only
+    the part of the mask inside the crop, which is all the prototype used): a photo with its
+    bool mask plus ``backbone``, or a preprocessed tensor with a mask in that frame.
+
+    Raises ``ValueError`` for a heatmap that is not a finite 2-D map in [-1, 1], a photo given
+    without ``backbone``, a reference without a mask (or a mask without a reference), and bad
+    masks. Returns the Figure.
+    """
+    hm = np.asarray(heatmap.detach().cpu() if isinstance(heatmap, torch.Tensor) else heatmap,
+                    dtype=np.float32)
+    if hm.ndim != 2 or hm.size == 0:
+        raise ValueError(f"heatmap must be a 2-D (h, w) map from match_heatmap, got shape {hm.shape}")
+    if not np.isfinite(hm).all():
+        raise ValueError("heatmap contains NaN or infinity")
+    if hm.min() < -1 - 1e-5 or hm.max() > 1 + 1e-5:
+        raise ValueError(f"heatmap values must be cosines in [-1, 1], found {hm.min():.3g}..{hm.max():.3g}")
+    if (reference is None) != (reference_mask is None):
+        raise ValueError("pass reference and reference_mask together (the mask marks its subject)")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    pixels = tensor_to_image(_network_view(image, backbone, "image"))
+    height, width = pixels.shape[:2]
+    up = nnf.interpolate(torch.from_numpy(hm)[None, None], size=(height, width), mode="bilinear",
+                         align_corners=False)[0, 0].numpy()
+
+    ncols = 1 if reference is None else 2
+    fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols + 1.0, 4.6), squeeze=False,
+                             layout="constrained")
+    if reference is not None:
+        ref = _network_view(reference, backbone, "reference")
+        if isinstance(reference, torch.Tensor):
+            ref_mask = reference_mask
+        else:
+            ref_mask = backbone.preprocess_mask(as_mask(reference_mask, load_image(reference).size,
+                                                        "reference_mask"))
+        ref_pixels, ref_weights = _photo_and_mask(ref, ref_mask, "reference_mask")
+        _draw_overlay(axes[0, 0], ref_pixels, ref_weights, (1.0, 0.0, 0.0), 0.45,
+                      "reference subject")
+    ax = axes[0, -1]
+    ax.imshow(pixels)
+    vmin = min(0.0, float(hm.min())) if vmin is None else vmin
+    vmax = 1.0 if vmax is None else vmax
+    shown = ax.imshow(up, cmap="turbo", alpha=alpha, vmin=vmin, vmax=vmax)
+    h, w = hm.shape
+    if h <= 16 and w <= 16:  # a coarse map: show its cells, one per feature-map position
+        for y in np.arange(1, h) * height / h:
+            ax.axhline(y - 0.5, color="white", linewidth=0.5, alpha=0.4)
+        for x in np.arange(1, w) * width / w:
+            ax.axvline(x - 0.5, color="white", linewidth=0.5, alpha=0.4)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    heading = title or "match with the reference subject"
+    ax.set_title(f"{heading}\n{h} x {w} positions, max {hm.max():.2f}", fontsize=10)
+    bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03)
+    bar.set_label("cosine to the reference subject")
+    return fig
+
+
+def _network_view(image, backbone, name: str) -> torch.Tensor:
+    """A preprocessed Tensor[3, H, W]: ``image`` itself, or ``backbone.preprocess(image)``."""
+    if isinstance(image, torch.Tensor):
+        if image.ndim == 4 and image.shape[0] == 1:
+            image = image[0]
+        return image
+    if backbone is None:
+        raise ValueError(
+            f"{name} is a photo: pass backbone=... so it is shown as the network saw it (resized "
+            f"and centre-cropped), or pass backbone.preprocess({name}) instead"
+        )
+    return backbone.preprocess(image)
+
+
+def _overlay_style(colour, alpha) -> tuple[tuple[float, float, float], float]:
+    try:
+        rgb = to_rgb(colour)
+    except ValueError:
+        raise ValueError(f"colour {colour!r} is not a matplotlib colour, e.g. 'red' or (1, 0, 0)"
+                         ) from None
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    return rgb, float(alpha)
+
+
+def _photo_and_mask(image, mask, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels (H, W, 3) in [0, 1] and the mask as fractions (H, W) of the same size."""
+    if isinstance(image, torch.Tensor):
+        pixels = tensor_to_image(image[0] if image.ndim == 4 and image.shape[0] == 1 else image)
+        m = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+        if m.shape != pixels.shape[:2]:
+            raise ValueError(
+                f"{name} has shape {m.shape} but the preprocessed image is {pixels.shape[0]} x "
+                f"{pixels.shape[1]}: pass backbone.preprocess_mask(mask) with a preprocessed image"
+            )
+        if m.dtype != np.bool_ and not np.issubdtype(m.dtype, np.floating):
+            raise ValueError(f"{name} must be boolean or fractions in [0, 1], got {m.dtype}")
+        weights = m.astype(np.float64)
+        if not np.isfinite(weights).all() or weights.min() < 0 or weights.max() > 1:
+            raise ValueError(f"{name} holds values outside [0, 1]")
+        return pixels, weights
+    photo = load_image(image)
+    weights = as_mask(mask, photo.size, name).astype(np.float64)
+    return np.asarray(photo, dtype=np.float64) / 255.0, weights
+
+
+def _draw_overlay(ax, pixels, weights, rgb, alpha, title) -> None:
+    tint = alpha * weights[..., None]
+    ax.imshow(pixels * (1.0 - tint) + np.asarray(rgb) * tint)
+    if weights.min() < 0.5 < weights.max():
+        # A white halo under the outline keeps it visible on photos of the mask's own colour.
+        halo = [patheffects.withStroke(linewidth=4.0, foreground="white")]
+        contour = ax.contour(weights, levels=[0.5], colors=[rgb], linewidths=1.8)
+        contour.set_path_effects(halo)
+    share = f"subject {weights.mean():.0%} of the photo"
+    ax.set_title(f"{title}\n{share}" if title else share, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def _pixels(image):
