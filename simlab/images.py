@@ -22,6 +22,7 @@ __all__ = [
     "as_mask",
     "labelled_pairs",
     "load_image",
+    "paste_subject",
     "replace_background",
     "samples",
 ]
@@ -148,6 +149,33 @@ def replace_background(image, mask, colour=IMAGENET_MEAN_RGB) -> Image.Image:
     pixels = np.array(im)
     pixels[~m] = np.asarray(rgb, dtype=np.uint8)
     return Image.fromarray(pixels)
+
+
+def paste_subject(subject, mask, background, scale: float = 1.0, centre=(0.5, 0.5)):
+    """Paste the masked subject of one photo onto another photo: a composite and its mask.
+
+    ``subject`` and ``background`` are anything :func:`load_image` accepts; ``mask`` is a bool
+    (H, W) array the size of ``load_image(subject)``. The subject is scaled by ``scale`` (1 = its
+    own size) and centred at ``centre`` = (x, y) given as fractions of the background's width and
+    height; parts that fall outside are cut off. Returns ``(composite PIL.Image the size of the
+    background, bool mask (H, W) of the pasted subject)``. Raises ``ValueError`` for a bad mask
+    or a ``scale`` that is not positive.
+    """
+    if not scale > 0:
+        raise ValueError(f"scale must be a positive number, got {scale!r}")
+    fg = load_image(subject)
+    alpha = Image.fromarray(as_mask(mask, fg.size).astype(np.uint8) * 255)
+    scene = load_image(background)
+    if scale != 1.0:
+        size = (max(1, round(fg.width * scale)), max(1, round(fg.height * scale)))
+        fg = fg.resize(size, Image.Resampling.LANCZOS)
+        alpha = alpha.resize(size, Image.Resampling.NEAREST)
+    left = round(centre[0] * scene.width - fg.width / 2)
+    top = round(centre[1] * scene.height - fg.height / 2)
+    scene.paste(fg, (left, top), alpha)
+    pasted = Image.new("L", scene.size, 0)
+    pasted.paste(alpha, (left, top))
+    return scene, np.asarray(pasted) > 127
 
 
 def _load_path(path: Path) -> Image.Image:

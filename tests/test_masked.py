@@ -407,3 +407,30 @@ def test_match_heatmap_figure_refuses_what_it_cannot_draw_honestly(mobilenet, ph
         show_match_heatmap(mobilenet.preprocess(cat), np.zeros(7))
     with pytest.raises(ValueError, match="reference and reference_mask together"):
         show_match_heatmap(cat, hm, reference=cat, backbone=mobilenet)
+
+
+def test_paste_subject_puts_the_masked_pixels_where_asked():
+    from simlab.images import paste_subject
+
+    subject = np.zeros((20, 20, 3), dtype=np.uint8)
+    subject[..., 0] = 255  # red
+    mask = np.zeros((20, 20), dtype=bool)
+    mask[5:15, 5:15] = True
+    background = np.full((100, 200, 3), 255, dtype=np.uint8)  # white
+    composite, pasted = paste_subject(subject, mask, background, scale=2.0, centre=(0.25, 0.5))
+    assert composite.size == (200, 100) and pasted.shape == (100, 200)
+    assert pasted.sum() == 20 * 20  # the 10x10 subject doubled
+    ys, xs = np.nonzero(pasted)
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (40, 59, 40, 59)  # centred at (50, 50)
+    pixels = np.asarray(composite)
+    assert (pixels[pasted] == (255, 0, 0)).all() and (pixels[~pasted] == 255).all()
+
+
+def test_paste_subject_refuses_bad_scale_and_mask():
+    from simlab.images import paste_subject
+
+    image = np.zeros((10, 10, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="scale must be a positive number"):
+        paste_subject(image, np.ones((10, 10), dtype=bool), image, scale=0)
+    with pytest.raises(ValueError, match="must be boolean"):
+        paste_subject(image, np.ones((10, 10)), image)
