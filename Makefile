@@ -13,7 +13,7 @@ endif
 .PHONY: setup lab test notebooks bench assets clean
 
 setup: $(READY)
-	@$(BIN)/python -m simlab fetch --quiet mobilenet_v2
+	@$(BIN)/python -m simlab fetch --quiet mobilenet_v2 selfie_segmentation face_detection_short_range
 
 $(READY): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

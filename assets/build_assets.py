@@ -7,7 +7,11 @@ scikit-image, scikit-learn and matplotlib (the ``dev`` extra) and no network. It
 - ``assets/variants/``: altered copies of some photos (crop, mirrored greyscale, colour shift,
   low-quality JPEG), the same subject in a different look;
 - ``assets/pairs.csv``: labelled pairs ``a,b,same`` (1 = same subject, 0 = not) over both
-  folders, for choosing a similarity threshold in lesson 02.
+  folders, for choosing a similarity threshold in lesson 02;
+- ``assets/composites/``: two people (the astronaut, Grace Hopper) cut out with the person
+  segmenter of ``simlab.subject`` and pasted onto four backgrounds (brick, grass, gravel, a
+  landscape), each with its subject mask as ``*_mask.png``, for lesson 03. This step needs the
+  selfie-segmentation weights (``python -m simlab fetch selfie_segmentation``).
 
 The results are committed; the script is deterministic.
 """
@@ -26,6 +30,10 @@ from sklearn.datasets import load_sample_image
 ASSETS = Path(__file__).resolve().parent
 PHOTOS = ASSETS / "photos"
 VARIANTS = ASSETS / "variants"
+COMPOSITES = ASSETS / "composites"
+COMPOSITE_SIZE = 448
+SUBJECTS = ["astronaut", "grace_hopper"]
+BACKGROUNDS = ["brick", "grass", "gravel", "china"]  # china.jpg: a temple in a landscape
 
 SOURCES = {
     "astronaut": data.astronaut,  # a person
@@ -108,9 +116,34 @@ def build_pairs(variants: list[str]) -> None:
     print(f"assets/pairs.csv: {len(same)} same-subject and {2 * len(same)} different-subject pairs")
 
 
+def _square(image: Image.Image, size: int) -> Image.Image:
+    """Centre-crop to a square and resize to size x size."""
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    return image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS)
+
+
+def build_composites() -> None:
+    """Paste each subject (cut out by the person segmenter) onto each background."""
+    from simlab.images import paste_subject
+    from simlab.subject import segment_subject
+
+    COMPOSITES.mkdir(exist_ok=True)
+    for subject in SUBJECTS:
+        photo = _square(Image.open(PHOTOS / f"{subject}.jpg").convert("RGB"), COMPOSITE_SIZE)
+        mask = segment_subject(photo, method="person")
+        Image.fromarray(mask).save(COMPOSITES / f"{subject}_mask.png")
+        for background in BACKGROUNDS:
+            scene = _square(Image.open(PHOTOS / f"{background}.jpg").convert("RGB"), COMPOSITE_SIZE)
+            composite, _ = paste_subject(photo, mask, scene)
+            composite.save(COMPOSITES / f"{subject}_on_{background}.jpg", quality=92)
+        print(f"assets/composites: {subject} on {', '.join(BACKGROUNDS)}, subject share {mask.mean():.2f}")
+
+
 def main() -> None:
     build_photos()
     build_pairs(build_variants())
+    build_composites()
 
 
 if __name__ == "__main__":

