@@ -10,7 +10,7 @@ ifeq ($(SIMLAB_OFFLINE_TESTS),1)
 OFFLINE := unshare --net -- sh -c 'ip link set lo up && exec "$$@"' offline
 endif
 
-.PHONY: setup lab test notebooks bench assets clean
+.PHONY: setup lab test notebooks student bench assets clean
 
 setup: $(READY)
 	@$(BIN)/python -m simlab fetch --quiet mobilenet_v2 selfie_segmentation face_detection_short_range
@@ -31,6 +31,11 @@ test: setup
 # Re-execute every lesson in place so the committed outputs match the code.
 notebooks: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/0*.ipynb
+
+# The student edition in student/: solutions replaced by
+# stubs that raise NotImplementedError, hidden tests and outputs removed, by nbgrader's preprocessors.
+student: setup
+	$(BIN)/python -m simlab.editions student
 
 bench: setup
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

@@ -1,6 +1,6 @@
 """Checks for the students' answers to the lesson exercises.
 
-Each ``check_*`` function prints ``Correct: ...`` and returns True for a right answer, and raises
+Each ``check_*`` function prints ``Correct: ...`` for a right answer (and returns nothing), and raises
 :class:`ExerciseError` (an ``AssertionError``) whose message says in plain words what is wrong
 (wrong shape, swapped axes, forgot the stride, forgot to scale, ...) for a wrong one.
 """
@@ -31,12 +31,13 @@ class ExerciseError(AssertionError):
     """A student's answer is wrong; the message explains why."""
 
 
-def _correct(message: str) -> bool:
+def _correct(message: str) -> None:
+    # Return nothing: nbgrader reads a check cell's output as partial credit, so a check that
+    # passes must show only its printed message.
     print(f"Correct: {message}")
-    return True
 
 
-def check_output_shape(answer, backbone: Backbone, stage: str, height: int, width: int) -> bool:
+def check_output_shape(answer, backbone: Backbone, stage: str, height: int, width: int) -> None:
     """Check a predicted (C, H, W) of ``stage``'s output for a ``height`` x ``width`` input.
 
     The truth comes from a real forward pass on a zero image of that size.
@@ -50,7 +51,8 @@ def check_output_shape(answer, backbone: Backbone, stage: str, height: int, widt
     if len(got) != 3:
         raise ExerciseError(f"give three numbers (C, H, W); you gave {len(got)}: {got}")
     if got == true:
-        return _correct(f"{stage} turns a {height}x{width} image into {true[0]} maps of {true[1]}x{true[2]}.")
+        _correct(f"{stage} turns a {height}x{width} image into {true[0]} maps of {true[1]}x{true[2]}.")
+        return
     c, h, w = got
     if c != true[0]:
         raise ExerciseError(
@@ -70,7 +72,7 @@ def check_output_shape(answer, backbone: Backbone, stage: str, height: int, widt
     )
 
 
-def check_to_chw(to_chw) -> bool:
+def check_to_chw(to_chw) -> None:
     """Check a student's ``to_chw(array)``: (H, W, 3) uint8 photo -> float Tensor[3, H, W] in [0, 1]."""
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, size=(4, 6, 3), dtype=np.uint8)  # not square: swaps show
@@ -94,10 +96,10 @@ def check_to_chw(to_chw) -> bool:
         raise ExerciseError(f"values go up to {float(out.max()):.0f}: divide by 255 to get [0, 1]")
     if not torch.allclose(out, expected, atol=1e-6):
         raise ExerciseError("shape and range are right but the values differ: check the channel order")
-    return _correct("(H, W, C) -> (C, H, W) with permute(2, 0, 1), scaled to [0, 1].")
+    _correct("(H, W, C) -> (C, H, W) with permute(2, 0, 1), scaled to [0, 1].")
 
 
-def check_strongest_channel(answer, fmap: torch.Tensor) -> bool:
+def check_strongest_channel(answer, fmap: torch.Tensor) -> None:
     """Check the index of the channel with the highest MEAN activation in ``fmap`` Tensor[C, H, W]."""
     if fmap.ndim == 4:
         fmap = fmap[0]
@@ -114,7 +116,8 @@ def check_strongest_channel(answer, fmap: torch.Tensor) -> bool:
     except (TypeError, ValueError):
         raise ExerciseError(f"give one channel index (an int), not {answer!r}") from None
     if idx == best:
-        return _correct(f"channel {best} has the highest mean activation ({float(means[best]):.3f}).")
+        _correct(f"channel {best} has the highest mean activation ({float(means[best]):.3f}).")
+        return
     if not 0 <= idx < len(means):
         raise ExerciseError(f"there is no channel {idx}: this map has channels 0..{len(means) - 1}")
     if idx == int(fmap.amax(dim=(1, 2)).argmax()):
@@ -128,13 +131,14 @@ def check_strongest_channel(answer, fmap: torch.Tensor) -> bool:
     )
 
 
-def check_vector_length(answer, backbone: Backbone, stage: str, size: int = 224) -> bool:
+def check_vector_length(answer, backbone: Backbone, stage: str, size: int = 224) -> None:
     """Check the length of the vector that global average pooling makes from ``stage``."""
     s = backbone.stage(stage)
     fmap = extract_features(backbone, torch.zeros(1, 3, size, size), [stage])[s.name]
     c, h, w = fmap.shape[1:]
     if answer == c:
-        return _correct(f"pooling keeps one number per channel: {c} values.")
+        _correct(f"pooling keeps one number per channel: {c} values.")
+        return
     if answer == c * h * w:
         raise ExerciseError(
             f"{c}x{h}x{w} = {answer} is the size of the map BEFORE pooling; pooling averages "
@@ -145,7 +149,7 @@ def check_vector_length(answer, backbone: Backbone, stage: str, size: int = 224)
     raise ExerciseError(f"{answer} is not it: how many channels does {stage} have?")
 
 
-def check_cosine_function(cosine) -> bool:
+def check_cosine_function(cosine) -> None:
     """Check a student's NumPy ``cosine(a, b)`` against :func:`simlab.metrics.cosine_similarity`."""
     from .metrics import cosine_similarity
 
@@ -156,7 +160,8 @@ def check_cosine_function(cosine) -> bool:
     if np.isclose(got, expected):
         if not np.isclose(float(cosine(a, 10 * b)), expected):
             raise ExerciseError("scaling b by 10 changed your result: divide by BOTH norms")
-        return _correct(f"cos = a.b / (|a| |b|) = {expected:.4f}, same as the library.")
+        _correct(f"cos = a.b / (|a| |b|) = {expected:.4f}, same as the library.")
+        return
     dot = float(a @ b)
     if np.isclose(got, dot):
         raise ExerciseError(f"{got:.4f} is the plain dot product: divide by |a| * |b|")
@@ -169,7 +174,7 @@ def check_cosine_function(cosine) -> bool:
     raise ExerciseError(f"expected {expected:.4f}, got {got:.4f}: cos = (a @ b) / (norm(a) * norm(b))")
 
 
-def check_ranking(answer, names: list, distances, query: str) -> bool:
+def check_ranking(answer, names: list, distances, query: str) -> None:
     """Check a ranking of ``names`` by increasing distance from ``query`` (the query left out).
 
     ``distances[i]`` is the distance of ``names[i]`` from the query.
@@ -177,7 +182,8 @@ def check_ranking(answer, names: list, distances, query: str) -> bool:
     order = [names[i] for i in np.argsort(np.asarray(distances), kind="stable") if names[i] != query]
     answer = list(answer)
     if answer == order:
-        return _correct(f"nearest to {query}: {', '.join(order[:3])}, ...")
+        _correct(f"nearest to {query}: {', '.join(order[:3])}, ...")
+        return
     if query in answer:
         raise ExerciseError(f"leave {query} itself out: it is always at distance 0 from itself")
     if answer == order[::-1]:
@@ -190,7 +196,7 @@ def check_ranking(answer, names: list, distances, query: str) -> bool:
     )
 
 
-def check_cosine_from_distance(answer, a, b) -> bool:
+def check_cosine_from_distance(answer, a, b) -> None:
     """Check a cosine similarity computed from the Euclidean distance of the UNIT vectors of a and b."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -199,7 +205,8 @@ def check_cosine_from_distance(answer, a, b) -> bool:
     d = float(np.linalg.norm(ua - ub))
     d_raw = float(np.linalg.norm(a - b))
     if np.isclose(answer, expected, atol=1e-4):
-        return _correct(f"|a-b|^2 = 2 - 2 cos, so cos = 1 - {d:.4f}^2 / 2 = {expected:.4f}.")
+        _correct(f"|a-b|^2 = 2 - 2 cos, so cos = 1 - {d:.4f}^2 / 2 = {expected:.4f}.")
+        return
     if np.isclose(answer, 1 - d_raw**2 / 2, atol=1e-4):
         raise ExerciseError("the identity holds for UNIT vectors: normalise a and b first")
     if np.isclose(answer, 1 - d / 2, atol=1e-4):
@@ -209,7 +216,7 @@ def check_cosine_from_distance(answer, a, b) -> bool:
     raise ExerciseError(f"expected {expected:.4f}, got {float(answer):.4f}")
 
 
-def check_box_mask(mask, height: int, width: int, box) -> bool:
+def check_box_mask(mask, height: int, width: int, box) -> None:
     """Check a bool (height, width) mask that is True exactly inside ``box = (x0, y0, x1, y1)``
     (pixel columns x0..x1-1 and rows y0..y1-1, as in ``mask[y0:y1, x0:x1]``)."""
     x0, y0, x1, y1 = box
@@ -224,7 +231,8 @@ def check_box_mask(mask, height: int, width: int, box) -> bool:
     if mask.dtype != bool:
         raise ExerciseError(f"the mask is {mask.dtype}: make it boolean, e.g. np.zeros((H, W), dtype=bool)")
     if np.array_equal(mask, expected):
-        return _correct(f"{mask.sum()} pixels inside the box, {mask.mean():.0%} of the image.")
+        _correct(f"{mask.sum()} pixels inside the box, {mask.mean():.0%} of the image.")
+        return
     swapped = np.zeros_like(expected)
     swapped[x0:x1, y0:y1] = True
     if np.array_equal(mask, swapped):
@@ -238,7 +246,7 @@ def check_box_mask(mask, height: int, width: int, box) -> bool:
     raise ExerciseError(f"{int((mask != expected).sum())} pixels differ from the box {box}")
 
 
-def check_masked_average(answer, fmap, weights) -> bool:
+def check_masked_average(answer, fmap, weights) -> None:
     """Check masked average pooling of ``fmap`` Tensor[C, h, w] with ``weights`` [h, w] in [0, 1]:
     ``sum(F * m) / sum(m)`` per channel, a vector of length C."""
     fmap = torch.as_tensor(fmap, dtype=torch.float32)
@@ -251,7 +259,8 @@ def check_masked_average(answer, fmap, weights) -> bool:
             "sum over the positions (dims 1 and 2), keep the channels"
         )
     if torch.allclose(got, expected, atol=1e-5):
-        return _correct("each channel is averaged over the subject positions only.")
+        _correct("each channel is averaged over the subject positions only.")
+        return
     if torch.allclose(got, (fmap * w).mean(dim=(1, 2)), atol=1e-5):
         raise ExerciseError(
             "you divided by the number of positions: divide by the mask's total weight instead, "

@@ -25,7 +25,7 @@ def backbone():
 
 
 def test_output_shape(backbone, capsys):
-    assert check_output_shape((32, 40, 60), backbone, "stage3", 320, 480)
+    check_output_shape((32, 40, 60), backbone, "stage3", 320, 480)
     assert "Correct" in capsys.readouterr().out
     with pytest.raises(ExerciseError, match="height and width are swapped"):
         check_output_shape((32, 60, 40), backbone, "stage3", 320, 480)
@@ -38,7 +38,7 @@ def test_output_shape(backbone, capsys):
 
 
 def test_to_chw():
-    assert check_to_chw(lambda a: torch.from_numpy(a).permute(2, 0, 1).float() / 255)
+    check_to_chw(lambda a: torch.from_numpy(a).permute(2, 0, 1).float() / 255)
     with pytest.raises(ExerciseError, match=r"swapped.*permute\(2, 0, 1\)"):
         check_to_chw(lambda a: torch.from_numpy(a).permute(2, 1, 0).float() / 255)
     with pytest.raises(ExerciseError, match="divide by 255"):
@@ -53,8 +53,8 @@ def test_strongest_channel(backbone):
     fmap = extract_features(backbone, samples()["chelsea"], ["stage2"])["stage2"][0]
     means = fmap.mean(dim=(1, 2))
     best = int(means.argmax())
-    assert check_strongest_channel(best, fmap)
-    assert check_strongest_channel(torch.tensor(best), fmap)
+    check_strongest_channel(best, fmap)
+    check_strongest_channel(torch.tensor(best), fmap)
     with pytest.raises(ExerciseError, match="looks like an activation value"):
         check_strongest_channel(float(means.max()), fmap)
     with pytest.raises(ExerciseError, match="no channel 99"):
@@ -68,13 +68,13 @@ def test_strongest_channel_peak_is_not_mean():
     fmap = torch.zeros(3, 4, 4)
     fmap[0] = 1.0  # highest mean
     fmap[1, 0, 0] = 5.0  # highest single peak
-    assert check_strongest_channel(0, fmap)
+    check_strongest_channel(0, fmap)
     with pytest.raises(ExerciseError, match="highest single peak.*MEAN"):
         check_strongest_channel(1, fmap)
 
 
 def test_vector_length(backbone):
-    assert check_vector_length(96, backbone, "stage4")
+    check_vector_length(96, backbone, "stage4")
     with pytest.raises(ExerciseError, match="BEFORE pooling"):
         check_vector_length(96 * 14 * 14, backbone, "stage4")
     with pytest.raises(ExerciseError, match="removes the positions"):
@@ -86,7 +86,7 @@ def test_vector_length(backbone):
 def test_cosine_function():
     import numpy as np
 
-    assert check_cosine_function(lambda a, b: a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+    check_cosine_function(lambda a, b: a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
     with pytest.raises(ExerciseError, match="plain dot product"):
         check_cosine_function(lambda a, b: a @ b)
     with pytest.raises(ExerciseError, match="only one norm"):
@@ -100,7 +100,7 @@ def test_cosine_function():
 def test_ranking():
     names = ["query", "near", "middle", "far"]
     distances = [0.0, 1.0, 2.0, 3.0]
-    assert check_ranking(["near", "middle", "far"], names, distances, "query")
+    check_ranking(["near", "middle", "far"], names, distances, "query")
     with pytest.raises(ExerciseError, match="reversed"):
         check_ranking(["far", "middle", "near"], names, distances, "query")
     with pytest.raises(ExerciseError, match="leave query itself out"):
@@ -117,7 +117,7 @@ def test_cosine_from_distance():
     a, b = np.array([3.0, 4.0, 0.0]), np.array([1.0, 0.0, 1.0])
     ua, ub = a / np.linalg.norm(a), b / np.linalg.norm(b)
     d = np.linalg.norm(ua - ub)
-    assert check_cosine_from_distance(1 - d**2 / 2, a, b)
+    check_cosine_from_distance(1 - d**2 / 2, a, b)
     with pytest.raises(ExerciseError, match="normalise a and b first"):
         check_cosine_from_distance(1 - np.linalg.norm(a - b) ** 2 / 2, a, b)
     with pytest.raises(ExerciseError, match="square the distance"):
@@ -129,7 +129,7 @@ def test_box_mask():
 
     good = np.zeros((40, 60), dtype=bool)
     good[10:30, 5:25] = True
-    assert check_box_mask(good, 40, 60, (5, 10, 25, 30))
+    check_box_mask(good, 40, 60, (5, 10, 25, 30))
     swapped = np.zeros((40, 60), dtype=bool)
     swapped[5:25, 10:30] = True
     with pytest.raises(ExerciseError, match="x and y are swapped"):
@@ -152,7 +152,7 @@ def test_masked_average():
     m = torch.zeros(7, 7)
     m[2:5, 1:4] = 1.0
     m[5, 1] = 0.5  # a soft edge cell
-    assert check_masked_average((fmap * m).sum(dim=(1, 2)) / m.sum(), fmap, m)
+    check_masked_average((fmap * m).sum(dim=(1, 2)) / m.sum(), fmap, m)
     with pytest.raises(ExerciseError, match="divided by the number of positions"):
         check_masked_average((fmap * m).mean(dim=(1, 2)), fmap, m)
     with pytest.raises(ExerciseError, match="plain average pooling"):
@@ -161,3 +161,96 @@ def test_masked_average():
         check_masked_average((fmap * (1 - m)).sum(dim=(1, 2)) / (1 - m).sum(), fmap, m)
     with pytest.raises(ExerciseError, match="one number per channel"):
         check_masked_average(fmap * m, fmap, m)
+
+
+# --- the remaining messages: each check's other typical mistakes, and its fallback ---------------
+
+
+def test_output_shape_other_mistakes(backbone, capsys):
+    check_output_shape([32, 40, 60], backbone, "stage3", 320, 480)  # a list is fine too
+    assert "stage3 turns a 320x480 image into 32 maps of 40x60" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match=r"give a tuple \(C, H, W\) of three numbers, not 32"):
+        check_output_shape(32, backbone, "stage3", 320, 480)
+    with pytest.raises(ExerciseError, match=r"spatial size is off: expected ceil\(320/8\) x ceil\(480/8\)"):
+        check_output_shape((32, 80, 120), backbone, "stage3", 320, 480)
+
+
+def test_to_chw_other_mistakes(capsys):
+    check_to_chw(lambda a: torch.from_numpy(a).permute(2, 0, 1).float() / 255)
+    assert "permute(2, 0, 1), scaled to [0, 1]" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="the tensor is torch.uint8: networks need floats"):
+        check_to_chw(lambda a: torch.from_numpy(a).permute(2, 0, 1))
+    with pytest.raises(ExerciseError, match="check the channel order"):
+        check_to_chw(lambda a: torch.from_numpy(a[..., ::-1].copy()).permute(2, 0, 1).float() / 255)
+    with pytest.raises(ExerciseError, match=r"expected shape \(3, 4, 6\) for a 4x6 photo, got \(72,\)"):
+        check_to_chw(lambda a: torch.from_numpy(a).flatten().float() / 255)
+
+
+def test_strongest_channel_not_an_index():
+    fmap = torch.zeros(3, 4, 4)
+    fmap[2] = 1.0
+    with pytest.raises(ExerciseError, match="give one channel index"):
+        check_strongest_channel("two", fmap)
+    with pytest.raises(ExerciseError, match="give one channel index"):
+        check_strongest_channel(fmap.mean(dim=(1, 2)), fmap)  # all the means, not the argmax
+
+
+def test_cosine_function_other_mistakes(capsys):
+    import numpy as np
+
+    check_cosine_function(lambda a, b: a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+    assert "same as the library" in capsys.readouterr().out
+    # right for the test vectors only because |b| was typed in as a number
+    with pytest.raises(ExerciseError, match="scaling b by 10 changed your result: divide by BOTH norms"):
+        check_cosine_function(lambda a, b: a @ b / (np.linalg.norm(a) * 30**0.5))
+    with pytest.raises(ExerciseError, match=r"expected -0\.\d{4}, got 0\.5000: cos = \(a @ b\)"):
+        check_cosine_function(lambda a, b: 0.5)
+
+
+def test_cosine_from_distance_other_mistakes(capsys):
+    import numpy as np
+
+    a, b = np.array([3.0, 4.0, 0.0]), np.array([1.0, 0.0, 1.0])
+    ua, ub = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    d = np.linalg.norm(ua - ub)
+    check_cosine_from_distance(float(ua @ ub), a, b)
+    assert "|a-b|^2 = 2 - 2 cos" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match=r"rearrange \|a-b\|\^2 = 2 - 2 cos for cos"):
+        check_cosine_from_distance(d**2, a, b)
+    with pytest.raises(ExerciseError, match=r"rearrange"):
+        check_cosine_from_distance(2 - 2 * d**2, a, b)
+    with pytest.raises(ExerciseError, match=r"expected 0\.4243, got 0\.9000"):
+        check_cosine_from_distance(0.9, a, b)
+
+
+def test_box_mask_other_mistakes(capsys):
+    import numpy as np
+
+    good = np.zeros((40, 60), dtype=bool)
+    good[10:30, 5:25] = True
+    check_box_mask(good, 40, 60, (5, 10, 25, 30))
+    assert "400 pixels inside the box, 17% of the image" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match=r"must have the image's shape \(H, W\) = \(40, 60\)"):
+        check_box_mask(np.zeros((40, 60, 3), dtype=bool), 40, 60, (5, 10, 25, 30))
+    shifted = np.zeros((40, 60), dtype=bool)
+    shifted[11:31, 5:25] = True
+    with pytest.raises(ExerciseError, match=r"40 pixels differ from the box \(5, 10, 25, 30\)"):
+        check_box_mask(shifted, 40, 60, (5, 10, 25, 30))
+
+
+def test_masked_average_other_mistakes(capsys):
+    torch.manual_seed(0)
+    fmap = torch.rand(8, 7, 7)
+    m = torch.zeros(7, 7)
+    m[2:5, 1:4] = 1.0
+    check_masked_average(((fmap * m).sum(dim=(1, 2)) / m.sum()).numpy(), fmap, m)  # NumPy too
+    assert "averaged over the subject positions only" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match=r"one number per channel, shape \(8,\), got \(\)"):
+        check_masked_average((fmap * m).sum() / m.sum(), fmap, m)
+    with pytest.raises(ExerciseError, match=r"the values differ: compute \(fmap \* m\)"):
+        check_masked_average(fmap.amax(dim=(1, 2)), fmap, m)
+
+
+def test_vector_length_right_answer_says_why(backbone, capsys):
+    check_vector_length(96, backbone, "stage4")
+    assert "one number per channel: 96 values" in capsys.readouterr().out

@@ -1,0 +1,246 @@
+"""The student edition: made from the teacher's notebooks by nbgrader's preprocessors, then run.
+
+A fast part checks the generator on a small synthetic notebook and on the lessons' sources; a slow
+part generates the edition of every lesson and executes it top to bottom, as a student would
+before answering anything.
+"""
+
+import re
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from simlab.editions import EditionError, lesson_notebooks, main, student_notebook, write_student_edition
+
+STUB = "raise NotImplementedError()"
+
+
+def _nbgrader(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def _is_solution(cell) -> bool:
+    return bool(_nbgrader(cell).get("solution"))
+
+
+def _is_grade(cell) -> bool:
+    return bool(_nbgrader(cell).get("grade"))
+
+
+def _solution_lines(source: str) -> list[str]:
+    """The non-blank lines between ### BEGIN SOLUTION and ### END SOLUTION."""
+    lines, inside = [], False
+    for line in source.splitlines():
+        if "BEGIN SOLUTION" in line:
+            inside = True
+        elif "END SOLUTION" in line:
+            inside = False
+        elif inside and line.strip():
+            lines.append(line)
+    return lines
+
+
+def _assert_no_outputs(nb):
+    assert "widgets" not in nb.metadata, "saved widget state is left in the student edition"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], cell.source
+            assert cell.execution_count is None, cell.source
+            assert "execution" not in cell.metadata, cell.source
+
+
+# --- the generator on a synthetic notebook (fast) ---------------------------------------------
+
+
+def _meta(grade_id, *, solution=False, grade=False, points=None):
+    meta = {"grade": grade, "grade_id": grade_id, "locked": grade and not solution, "schema_version": 3,
+            "solution": solution, "task": False}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+SETUP = "import math\nx = 3"
+ANSWER = "def area(r):\n    ### BEGIN SOLUTION\n    return math.pi * r**2\n    ### END SOLUTION\n\nprint(x)"
+CHECK = (
+    "assert area(0) == 0\n"
+    "### BEGIN HIDDEN TESTS\n"
+    "assert abs(area(2) - 12.566) < 1e-3  # secret\n"
+    "### END HIDDEN TESTS\n"
+    "print('ok')"
+)
+
+
+def synthetic_notebook():
+    nb = new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                               "display_name": "Python 3"},
+                                "widgets": {"application/vnd.jupyter.widget-state+json": {}}})
+    nb.cells = [
+        new_markdown_cell("# A lesson"),
+        new_code_cell(SETUP, execution_count=1, outputs=[new_output("stream", name="stdout", text="hi\n")]),
+        new_code_cell(ANSWER, metadata=_meta("ex1-answer", solution=True), execution_count=2),
+        new_code_cell(CHECK, metadata=_meta("ex1-check", grade=True, points=1), execution_count=3,
+                      outputs=[new_output("stream", name="stdout", text="ok\n")]),
+        new_code_cell("### BEGIN SOLUTION\ny = 42\n### END SOLUTION",
+                      metadata=_meta("ex2-answer", solution=True)),
+        new_markdown_cell("Why?\n\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION",
+                          metadata=_meta("ex3-answer", solution=True, grade=True, points=1)),
+    ]
+    nb.cells[1].metadata["execution"] = {"iopub.status.idle": "2026-01-01T00:00:00Z"}
+    nbformat.validate(nb)
+    return nb
+
+
+def test_synthetic_notebook_becomes_a_student_edition():
+    teacher = synthetic_notebook()
+    before = nbformat.writes(teacher)
+    student = student_notebook(teacher)
+    assert nbformat.writes(teacher) == before, "the teacher's notebook was changed"
+    nbformat.validate(student)
+    md, setup, answer, check, answer2, text = student.cells
+
+    # the solution region is replaced by the stub, indented like the markers; the rest stays
+    assert answer.source == "def area(r):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n\nprint(x)"
+    assert answer2.source == "# YOUR CODE HERE\nraise NotImplementedError()"
+    assert text.source == "Why?\n\nYOUR ANSWER HERE"
+    # hidden tests are gone, the visible part of the check stays
+    assert check.source == "assert area(0) == 0\nprint('ok')"
+    assert "secret" not in nbformat.writes(student) and "HIDDEN" not in nbformat.writes(student)
+    # code outside solutions is untouched
+    assert md.source == "# A lesson" and setup.source == SETUP
+    assert [c.id for c in student.cells] == [c.id for c in teacher.cells]
+    _assert_no_outputs(student)
+    # nbgrader's locks and checksums: answers cannot be deleted, checks cannot be edited
+    assert answer.metadata.deletable is False and "editable" not in answer.metadata
+    assert check.metadata.deletable is False and check.metadata.editable is False
+    assert all("checksum" in c.metadata.nbgrader for c in (answer, check, answer2, text))
+    assert "nbgrader" not in setup.metadata
+
+
+def test_student_edition_refuses_a_solution_outside_a_solution_cell():
+    nb = synthetic_notebook()
+    nb.cells[1].source = "### BEGIN SOLUTION\nz = 1\n### END SOLUTION"
+    with pytest.raises(EditionError, match=r"lesson\.ipynb: .*non-solution cell"):
+        student_notebook(nb, name="lesson.ipynb")
+
+
+def test_student_edition_refuses_bad_nbgrader_metadata():
+    nb = synthetic_notebook()
+    nb.cells[5].metadata.nbgrader["grade"] = False  # a written answer must be graded by hand
+    with pytest.raises(EditionError, match="Markdown solution cell is not marked as a grade cell"):
+        student_notebook(nb, name="lesson.ipynb")
+
+
+def test_student_edition_refuses_an_unclosed_solution():
+    nb = synthetic_notebook()
+    nb.cells[4].source = "### BEGIN SOLUTION\ny = 42"
+    with pytest.raises(EditionError, match="no end solution statement"):
+        student_notebook(nb, name="lesson.ipynb")
+
+
+def test_command_line_writes_the_edition(tmp_path, capsys):
+    src = tmp_path / "teacher" / "lesson.ipynb"
+    src.parent.mkdir()
+    nbformat.write(synthetic_notebook(), src)
+    assert main([str(tmp_path / "out"), str(src)]) == 0
+    assert f"wrote {tmp_path / 'out' / 'lesson.ipynb'}" in capsys.readouterr().out
+    written = nbformat.read(tmp_path / "out" / "lesson.ipynb", as_version=4)
+    assert written.cells[2].source.count(STUB) == 1
+    assert nbformat.read(src, as_version=4).cells[2].source == ANSWER  # the source is left alone
+
+    bad = tmp_path / "teacher" / "bad.ipynb"
+    bad.write_text("not a notebook")
+    assert main([str(tmp_path / "out2"), str(bad)]) == 1
+    assert "bad.ipynb: cannot read the notebook" in capsys.readouterr().err
+    assert not (tmp_path / "out2").exists()
+
+
+# --- the lessons' sources (fast: no execution) ------------------------------------------------
+
+LESSONS = lesson_notebooks()
+
+
+def test_there_are_lessons():
+    assert [p.name[:2] for p in LESSONS] == ["01", "02", "03"]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_lesson_exercises_are_nbgrader_cells(path):
+    teacher = nbformat.read(path, as_version=4)
+    solutions = [c for c in teacher.cells if _is_solution(c)]
+    checks = [c for c in teacher.cells if _is_grade(c)]
+    assert len(solutions) >= 3 and len(checks) == len(solutions)
+    for cell in solutions:
+        assert _solution_lines(cell.source), f"{cell.metadata.nbgrader['grade_id']} has no solution region"
+    for cell in checks:
+        assert "check_" in cell.source and cell.metadata.nbgrader["points"] > 0
+    # every BEGIN SOLUTION sits in a solution cell (nbgrader refuses the notebook otherwise)
+    assert all(_is_solution(c) for c in teacher.cells if "BEGIN SOLUTION" in c.source)
+    # the exercises close the lesson: after the first answer come only answers, checks, text
+    first = teacher.cells.index(solutions[0])
+    assert all(_is_solution(c) or _is_grade(c) or c.cell_type == "markdown" for c in teacher.cells[first:])
+
+    student = student_notebook(teacher, name=path.name)
+    _assert_no_outputs(student)
+    text = nbformat.writes(student)
+    for before, after in zip(teacher.cells, student.cells, strict=True):
+        if _is_solution(before):
+            assert after.source.count(STUB) == 1
+            for line in _solution_lines(before.source):
+                assert line not in after.source, f"solution line left in the student edition: {line}"
+        else:
+            assert after.source == before.source, "a cell outside the solutions was changed"
+    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+
+
+# --- the student edition of every lesson, executed (slow: about 30 s a lesson) ----------------
+
+
+@pytest.fixture(scope="module")
+def edition(tmp_path_factory):
+    """The student edition generated now into a fresh folder outside the kit (the lessons find
+    their photos through simlab, not relative paths), so nothing is written to the repo."""
+    root = tmp_path_factory.mktemp("kit")
+    written = write_student_edition(root / "student")
+    assert sorted(p.name for p in written) == [p.name for p in LESSONS]
+    return root / "student"
+
+
+@pytest.mark.parametrize("name", [p.name for p in LESSONS], ids=lambda n: n[:2])
+def test_student_edition_runs_until_the_exercises(edition, name):
+    from nbclient import NotebookClient
+
+    path = edition / name
+    nb = nbformat.read(path, as_version=4)
+    _assert_no_outputs(nb)
+
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(edition)}}).execute()
+
+    def error(cell):
+        return next((o for o in cell.get("outputs", []) if o.output_type == "error"), None)
+
+    def where(i):
+        cell = nb.cells[i]
+        return f"{name} cell {i} ({_nbgrader(cell).get('grade_id', 'no grade id')}):\n{cell.source}"
+
+    first = next(i for i, c in enumerate(nb.cells) if _is_solution(c))
+    failed = [i for i, c in enumerate(nb.cells) if error(c)]
+    before = [i for i in failed if i < first]
+    assert not before, "cells fail before the first exercise:\n" + "\n".join(
+        f"{where(i)}\n-> {error(nb.cells[i]).ename}: {error(nb.cells[i]).evalue}" for i in before)
+
+    for i, cell in enumerate(nb.cells):
+        if not _is_solution(cell):
+            continue
+        err = error(cell)
+        if err is None:
+            # the stub is the body of a function the student writes (def to_chw(...): ...):
+            # defining it works, calling it in the check cell raises NotImplementedError
+            assert re.search(r"^\s+raise NotImplementedError\(\)", cell.source, re.M), where(i)
+            check = nb.cells[i + 1]
+            assert _is_grade(check), where(i + 1)
+            err = error(check)
+            assert err is not None, f"the check does not fail on the stub:\n{where(i + 1)}"
+        assert err.ename == "NotImplementedError", f"{where(i)}\n-> {err.ename}: {err.evalue}"
