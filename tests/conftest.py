@@ -21,3 +21,11 @@ if _nbval is not None:
         return _transform(kept)
 
     _nbval.transform_streams_for_comparison = _without_stderr
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "browser: runs the lessons in JupyterLab in headless Chromium (tests/test_browser.py); "
+        "deselect with -m 'not browser'",
+    )
