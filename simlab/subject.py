@@ -298,6 +298,7 @@ def _person_confidence(img: Image.Image) -> np.ndarray:
 
 
 @functools.cache
+@functools.lru_cache(maxsize=1)
 def _face_anchors() -> np.ndarray:
     """Centres (x, y in [0, 1]) of BlazeFace short-range's 896 anchors: 2 per cell of a 16x16
     grid, then 6 per cell of an 8x8 grid (MediaPipe's SSD anchor options for this model)."""
@@ -322,8 +323,9 @@ def _face_in(img: Image.Image, mask: np.ndarray) -> bool:
     outputs = {o.shape[-1]: o[0] for o in _run_tflite("face_detection_short_range", small[None])}
     boxes, logits = outputs[16], outputs[1][:, 0].astype(np.float64)
     scores = 1 / (1 + np.exp(-np.clip(logits, -80, 80)))
+    anchors = _face_anchors()
     for i in np.flatnonzero(scores >= FACE_MIN_SCORE):
-        x, y = (_face_anchors()[i] + boxes[i, :2] / 128) * side - (left, top)
+        x, y = (anchors[i] + boxes[i, :2] / 128) * side - (left, top)
         if 0 <= x < width and 0 <= y < height and mask[int(y), int(x)]:
             return True
     return False
