@@ -17,7 +17,9 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 __all__ = [
+    "IMAGENET_MEAN",
     "IMAGENET_MEAN_RGB",
+    "IMAGENET_STD",
     "ImageError",
     "as_mask",
     "labelled_pairs",
@@ -27,9 +29,13 @@ __all__ = [
     "samples",
 ]
 
-#: The ImageNet mean colour as 0..255 RGB: after the backbones' normalisation it is (about) zero,
-#: the most neutral value a network can be shown.
-IMAGENET_MEAN_RGB = (124, 116, 104)
+#: ImageNet's per-channel mean and standard deviation (RGB, values in [0, 1]): the
+#: normalisation every backbone's weights were trained with.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+#: The ImageNet mean colour as 0..255 RGB, (124, 116, 104): after the backbones' normalisation it
+#: is (about) zero, the most neutral value a network can be shown.
+IMAGENET_MEAN_RGB = tuple(round(255 * m) for m in IMAGENET_MEAN)
 
 
 class ImageError(ValueError):

@@ -19,7 +19,7 @@ import torch.nn.functional as nnf
 from matplotlib import patheffects
 from matplotlib.colors import to_rgb
 
-from .images import as_mask, load_image
+from .images import IMAGENET_MEAN, IMAGENET_STD, as_mask, load_image
 
 __all__ = [
     "show_feature_maps",
@@ -33,9 +33,6 @@ __all__ = [
     "show_stage_curves",
     "tensor_to_image",
 ]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: Metric names :func:`show_similarity_matrix` knows: higher = more alike, or lower = more alike.
 SIMILARITY_METRICS = ("cosine",)
