@@ -1,0 +1,518 @@
+"""Embedding a whole photo folder, once: one vector per image, kept in an on-disk cache.
+
+:func:`embed_folder` turns every image of a folder (or a list of paths) into a vector, as
+:func:`~simlab.features.embed` does for a few images, but built for hundreds of them:
+
+- decoding and preprocessing run in PyTorch ``DataLoader`` worker processes while the network
+  works on the previous batch;
+- a file that cannot be read is skipped and reported (:attr:`Collection.failed`), it never
+  aborts the run;
+- every vector is kept in a cache on disk, so the next run only embeds what is new.
+
+The cache is keyed by what determines a vector: the file's *content* (its sha256, so a renamed
+or moved photo is still found, an edited one is embedded again) and the *configuration*:
+backbone, a fingerprint of its weights (random, pretrained and fine-tuned weights all differ),
+stage, pooling, subject-mask method and preprocessing. Each configuration has its own folder
+(with a readable ``config.json``). After every batch its vectors are written to a new shard file,
+atomically (a temporary file, then a rename), so interrupting the run, even by killing the
+kernel, loses at most the batch in flight, and a later run carries on where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from . import subject
+from .backbones import Backbone, load_backbone
+from .features import MIN_MASK_PIXELS, POOLS, extract_features, masked_pool, pool_map
+from .images import load_image
+
+__all__ = ["IMAGE_SUFFIXES", "Collection", "content_hash", "embed_folder", "image_files"]
+
+#: File name endings (compared lower-case) that :func:`image_files` treats as images.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+CACHE_FORMAT = 1  # bump when the shard layout or the meaning of a vector changes
+COMPACT_ABOVE = 64  # more shards than this in one configuration are merged into one on load
+STALE_TEMP_S = 600  # a temporary file this old belongs to a run that died: remove it
+SHOW_FAILED = 5  # how many unreadable files the warning names
+
+
+@dataclass
+class Collection:
+    """The vectors of a folder of images, from :func:`embed_folder`.
+
+    ``paths`` are the images that were embedded (sorted for a folder, in the given order for a
+    list), ``vectors`` a float32 array (N, C) whose row i belongs to ``paths[i]``. ``failed``
+    lists ``(path, reason)`` for files that could not be read (or had no subject, with a mask
+    method). ``computed`` counts the images whose vector was computed in this call,
+    ``from_cache`` those read from the cache; ``computed + from_cache == len(paths)``.
+    ``cache_dir`` is this configuration's cache folder (``None`` without cache) and ``config``
+    the configuration (backbone, weights, stage, pool, mask method, preprocessing).
+    """
+
+    paths: list[Path]
+    vectors: np.ndarray
+    failed: list[tuple[Path, str]]
+    computed: int
+    from_cache: int
+    cache_dir: Path | None
+    config: dict = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def summary(self) -> str:
+        """One line: how many images, where their vectors came from, which files failed."""
+        text = f"{len(self.paths)} images ({self.from_cache} from cache, {self.computed} embedded)"
+        if self.failed:
+            names = ", ".join(p.name for p, _ in self.failed[:SHOW_FAILED])
+            more = ", ..." if len(self.failed) > SHOW_FAILED else ""
+            text += f", {len(self.failed)} unreadable: {names}{more}"
+        return text
+
+    def __repr__(self) -> str:
+        shape = "x".join(map(str, self.vectors.shape))
+        return f"Collection({self.summary()}; vectors {shape})"
+
+
+def image_files(folder, recursive: bool = True) -> list[Path]:
+    """The image files in ``folder`` (and its subfolders when ``recursive``), sorted by path.
+
+    A file counts as an image by its name ending (:data:`IMAGE_SUFFIXES`, any case); its
+    content is not checked here. Hidden files and folders (names starting with ``.``, such as
+    ``.ipynb_checkpoints`` or macOS ``._photo.jpg`` resource files) are skipped.
+
+    Raises ``ValueError`` naming ``folder`` when it does not exist or is not a directory.
+    """
+    root = Path(folder).expanduser()
+    if not root.exists():
+        raise ValueError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise ValueError(f"{root}: is a file, not a folder; pass a folder or a list of paths")
+    found = root.rglob("*") if recursive else root.iterdir()
+    return sorted(
+        p for p in found
+        if p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and p.is_file()
+    )
+
+
+def content_hash(path) -> str:
+    """The sha256 hex digest (64 characters) of the bytes of the file at ``path``.
+
+    Read in 1 MiB chunks, so large files do not fill the memory. Raises ``OSError`` (e.g.
+    ``FileNotFoundError``) when the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def weights_fingerprint(model: nn.Module) -> str:
+    """sha256 hex digest over the names, dtypes, shapes and bytes of ``model``'s state dict.
+
+    Two models get the same fingerprint exactly when they hold the same numbers, whether those
+    came from a download, a file or a random initialisation (about 15 ms for MobileNetV2).
+    """
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        t = tensor.detach().to("cpu").contiguous()
+        digest.update(f"{name} {t.dtype} {tuple(t.shape)}\n".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """Where embeddings are cached by default: ``$SIMLAB_CACHE``, else ``~/.cache/simlab/embeddings``."""
+    env = os.environ.get("SIMLAB_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "simlab" / "embeddings"
+
+
+def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg", mask_method=None,
+                 cache_dir="default", batch_size=16, num_workers=None, progress=True) -> Collection:
+    """Embed every image of a folder (or a list of paths): a :class:`Collection` of vectors.
+
+    ``folder_or_paths`` is a folder (its images, see :func:`image_files`) or a list of paths.
+    ``backbone`` is a name for :func:`~simlab.backbones.load_backbone` or a
+    :class:`~simlab.backbones.Backbone`; ``stage`` one of its stage names (default: the
+    deepest); ``pool`` is ``"avg"``, ``"max"`` or ``"gem"`` (:func:`~simlab.features.pool_map`).
+    Row i of ``vectors`` (float32, (N, C), C the stage's channels) equals, to float rounding,
+    ``embed(backbone, [paths[i]], stage, pool)``.
+
+    ``mask_method``: ``None`` pools the whole image; a method of
+    :func:`~simlab.subject.segment_subject` (e.g. ``"grabcut"``) pools only the subject
+    (masked average pooling, as ``embed(..., masks=...)``; ``pool`` must be ``"avg"``). A photo
+    where no subject is found, or none inside the centre crop, ends up in ``failed``.
+
+    ``cache_dir``: ``"default"`` (:func:`default_cache_dir`), a folder, or ``None`` (no cache).
+    Vectors are found again by file content and configuration (see the module docstring):
+    a second run on an unchanged folder runs no network at all. Files that failed are tried
+    again on every run. Identical files are embedded once.
+
+    ``batch_size`` images go through the network together; ``num_workers`` processes decode
+    and preprocess them meanwhile (default ``min(2, cpu count)``; 0, and any run that fits in
+    one batch, does it all in this process). ``progress=False`` hides the progress bar.
+
+    Unreadable files never stop the run: they are listed in ``failed`` with the reason and one
+    ``UserWarning`` names them at the end. A damaged cache file is skipped with a warning.
+    Raises ``ValueError`` for a missing or empty folder, an empty list, an unknown backbone,
+    stage, pool or mask method, ``pool != "avg"`` with a mask method, ``batch_size < 1`` or
+    ``num_workers < 0``; ``TypeError`` for a backbone that is neither a name nor a Backbone;
+    ``OSError`` when the cache folder cannot be created.
+    """
+    _check_options(pool, mask_method, batch_size, num_workers)
+    paths = _input_paths(folder_or_paths)
+    bb = load_backbone(backbone) if isinstance(backbone, str) else backbone
+    if not isinstance(bb, Backbone):
+        raise TypeError(f"backbone must be a name or a Backbone, got a {type(backbone).__name__}")
+    stage_name = bb.stage(stage).name if stage is not None else bb.stages[-1].name
+    config = _config(bb, stage_name, pool, mask_method)
+
+    failed: dict[int, str] = {}
+    if cache_dir is None:
+        store, keys, cached = None, [str(i) for i in range(len(paths))], {}
+    else:
+        root = default_cache_dir() if isinstance(cache_dir, str) and cache_dir == "default" else cache_dir
+        store = _Store(Path(root).expanduser(), config, bb.stage(stage_name).channels, bb.weights)
+        cached = store.load()
+        keys = []
+        for i, path in enumerate(paths):
+            try:
+                keys.append(content_hash(path))
+            except OSError as e:
+                keys.append(None)
+                failed[i] = _unreadable(path, e)
+
+    # One representative path per missing content: identical files are embedded once.
+    todo: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key is not None and key not in cached:
+            todo.setdefault(key, i)
+    fresh, errors = {}, {}
+    if todo:  # nothing missing: no DataLoader, no worker, no forward pass
+        fresh, errors = _run(bb, stage_name, pool, mask_method, [paths[i] for i in todo.values()],
+                             list(todo), store, batch_size, num_workers, progress)
+
+    rows, kept, computed, from_cache = [], [], 0, 0
+    for i, (path, key) in enumerate(zip(paths, keys, strict=True)):
+        if key in cached:
+            rows.append(cached[key])
+            from_cache += 1
+        elif key in fresh:
+            rows.append(fresh[key])
+            computed += 1
+        else:
+            if i not in failed:
+                failed[i] = _for_path(errors[key], paths[todo[key]], path)
+            continue
+        kept.append(path)
+    channels = bb.stage(stage_name).channels
+    vectors = np.stack(rows).astype(np.float32, copy=False) if rows else np.zeros((0, channels), np.float32)
+    result = Collection(kept, vectors, [(paths[i], failed[i]) for i in sorted(failed)], computed,
+                        from_cache, store.directory if store else None, config)
+    if result.failed:
+        shown = "; ".join(reason for _, reason in result.failed[:SHOW_FAILED])
+        more = f"; and {len(result.failed) - SHOW_FAILED} more" if len(result.failed) > SHOW_FAILED else ""
+        warnings.warn(
+            f"{len(result.failed)} of {len(paths)} files could not be embedded and were skipped "
+            f"(see Collection.failed): {shown}{more}",
+            UserWarning,
+            stacklevel=2,
+        )
+    return result
+
+
+# --- checking the arguments -------------------------------------------------------------------
+
+
+def _check_options(pool, mask_method, batch_size, num_workers) -> None:
+    if pool not in POOLS:
+        raise ValueError(f"pool={pool!r}: choose one of {', '.join(POOLS)}")
+    if mask_method is not None:
+        if mask_method not in subject.METHODS:
+            raise ValueError(
+                f"mask_method={mask_method!r}: use None (the whole image) or one of "
+                f"{', '.join(subject.METHODS)}"
+            )
+        if pool != "avg":
+            raise ValueError(
+                f"pool={pool!r} with mask_method={mask_method!r}: masked pooling is an average "
+                "over the subject, use pool='avg' (the default)"
+            )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size!r}: must be a whole number >= 1")
+    if num_workers is not None and (
+        isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0
+    ):
+        raise ValueError(f"num_workers={num_workers!r}: must be None (automatic) or a whole number >= 0")
+
+
+def _input_paths(folder_or_paths) -> list[Path]:
+    if isinstance(folder_or_paths, (str, os.PathLike)):
+        paths = image_files(folder_or_paths)
+        if not paths:
+            raise ValueError(
+                f"no image files in {Path(folder_or_paths).expanduser()} "
+                f"(looked for {' '.join(IMAGE_SUFFIXES)}, in subfolders too)"
+            )
+        return paths
+    paths = [Path(p) for p in folder_or_paths]
+    if not paths:
+        raise ValueError("no images given: the list of paths is empty")
+    return paths
+
+
+def _unreadable(path: Path, error: OSError) -> str:
+    """The reason a file cannot be hashed, worded as :func:`~simlab.images.load_image` would."""
+    if isinstance(error, FileNotFoundError):
+        return f"{path}: no such file"
+    if isinstance(error, IsADirectoryError):
+        return f"{path}: is a directory, not an image file"
+    return f"{path}: cannot read the file ({error.strerror or error})"
+
+
+def _for_path(reason: str, reported: Path, path: Path) -> str:
+    """The reason found for ``reported`` restated for ``path``, an identical copy of it."""
+    prefix = f"{reported}: "
+    return f"{path}: {reason[len(prefix):]}" if reason.startswith(prefix) and path != reported else reason
+
+
+def _default_workers() -> int:
+    return min(2, os.cpu_count() or 1)
+
+
+# --- the configuration --------------------------------------------------------------------------
+
+
+def _config(bb: Backbone, stage_name: str, pool: str, mask_method) -> dict:
+    """Everything that determines a vector, besides the file: the key of a cache folder."""
+    t = bb.transform
+    names = ("resize_size", "crop_size", "mean", "std", "interpolation", "antialias")
+    if all(hasattr(t, n) for n in names):
+        prep = {n: _plain(getattr(t, n)) for n in names}
+    else:  # a transform of the student's own: its repr is the best description there is
+        prep = {"transform": repr(t)}
+    config = {
+        "format": CACHE_FORMAT,
+        "backbone": bb.name,
+        "weights_sha256": weights_fingerprint(bb.model),
+        "stage": stage_name,
+        "pool": pool,
+        "mask_method": mask_method,
+        "preprocess": prep,
+    }
+    if mask_method is not None:
+        # The masks depend on these settings, and "auto" on which segmenters are installed.
+        config["segmentation"] = {
+            "grabcut": [subject.GRABCUT_ITERATIONS, subject.GRABCUT_MARGIN, subject.GRABCUT_MAX_SIDE],
+            "person_threshold": subject.PERSON_THRESHOLD,
+            "auto": {"candidates": subject.available_methods(), "min_share": subject.MIN_SHARE,
+                     "face_min_score": subject.FACE_MIN_SCORE} if mask_method == "auto" else None,
+        }
+    return config
+
+
+def _plain(value):
+    """A JSON-friendly copy of a transform setting (lists, numbers, enum values)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return getattr(value, "value", value)
+
+
+# --- the forward passes -------------------------------------------------------------------------
+
+
+class _Images(Dataset):
+    """Item i: ``(i, Tensor[3, H, W] or None, subject weights Tensor[H, W] or None, error or None)``.
+
+    Runs in the DataLoader's worker processes: load, segment (with a mask method), preprocess.
+    """
+
+    def __init__(self, paths: list[Path], bb: Backbone, mask_method):
+        self.paths = paths
+        self.mask_method = mask_method
+        # Only the preprocessing is needed here; leave the network behind (workers started by
+        # "spawn", as on macOS and Windows, receive a pickled copy of this object).
+        self.prep = dataclasses.replace(bb, model=nn.Identity(), _extractors={})
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        path = self.paths[i]
+        try:
+            photo = load_image(path)
+            weights = self._subject(photo, path) if self.mask_method is not None else None
+            return i, self.prep.preprocess(photo), weights, None
+        except ValueError as e:  # ImageError, or this photo's segmentation failed
+            return i, None, None, str(e)
+
+    def _subject(self, photo, path: Path) -> torch.Tensor:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "no subject found" is reported as a failed file instead
+            mask = subject.segment_subject(photo, self.mask_method)
+        if not mask.any():
+            raise ValueError(f"{path}: segment_subject(method={self.mask_method!r}) found no subject")
+        weights = self.prep.preprocess_mask(mask)
+        if float(weights.sum()) < MIN_MASK_PIXELS:
+            raise ValueError(f"{path}: the subject lies outside the centre crop the network sees")
+        return weights
+
+
+def _collate(items) -> dict:
+    """Stack the readable items of a batch; keep the errors of the others."""
+    ok = [it for it in items if it[3] is None]
+    return {
+        "index": [it[0] for it in ok],
+        "images": torch.stack([it[1] for it in ok]) if ok else None,
+        "weights": torch.stack([it[2] for it in ok]) if ok and ok[0][2] is not None else None,
+        "errors": [(it[0], it[3]) for it in items if it[3] is not None],
+    }
+
+
+def _run(bb, stage_name, pool, mask_method, paths, keys, store, batch_size, num_workers, progress):
+    """Embed ``paths`` (one per key); returns ``({key: vector}, {key: error message})``."""
+    workers = _default_workers() if num_workers is None else num_workers
+    if len(paths) <= batch_size:
+        workers = 0  # a single batch: nothing to overlap, and starting workers costs time
+    loader = DataLoader(_Images(paths, bb, mask_method), batch_size=batch_size, num_workers=workers,
+                        collate_fn=_collate)
+    vectors, errors = {}, {}
+    with tqdm(total=len(paths), unit="img", desc="embedding", disable=not progress) as bar:
+        for batch in loader:
+            for i, reason in batch["errors"]:
+                errors[keys[i]] = reason
+            if batch["index"]:
+                # no_grad, not inference_mode: the extractor built here stays cached on the backbone
+                # for the student's own calls (see features.extract_features).
+                with torch.no_grad():
+                    fmap = extract_features(bb, batch["images"], [stage_name])[stage_name]
+                    if mask_method is None:
+                        pooled = pool_map(fmap, pool)
+                    else:
+                        pooled = masked_pool(fmap, batch["weights"])
+                rows = pooled.numpy().astype(np.float32)
+                done = [keys[i] for i in batch["index"]]
+                vectors.update(zip(done, rows, strict=True))
+                if store is not None:
+                    store.write(done, rows)
+            bar.update(len(batch["index"]) + len(batch["errors"]))
+    return vectors, errors
+
+
+# --- the cache on disk ----------------------------------------------------------------------------
+
+
+class _Store:
+    """One configuration's cache folder: ``config.json`` and shards ``shard-*.npz``.
+
+    A shard holds ``hashes`` (str, (n,)) and ``vectors`` (float32, (n, C)). Every file appears
+    under its final name in one ``os.replace``, so a shard is either complete or absent.
+    """
+
+    def __init__(self, root: Path, config: dict, channels: int, weights_origin: str = ""):
+        text = json.dumps(config, sort_keys=True)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        parts = (config["backbone"], config["stage"], config["mask_method"] or config["pool"], digest)
+        self.directory = root / "-".join(re.sub(r"[^A-Za-z0-9_.]+", "_", part) for part in parts)
+        self.channels = channels
+        self.failed_write = False
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if not (self.directory / "config.json").is_file():
+            readable = dict(config, weights_origin=weights_origin,
+                            note="vectors of simlab.collection.embed_folder; safe to delete")
+            self._atomic_write("config.json", lambda f: f.write(json.dumps(readable, indent=2).encode()))
+
+    def load(self) -> dict[str, np.ndarray]:
+        """``{content hash: vector}`` from every readable shard; damaged shards are removed."""
+        self._remove_stale_temps()
+        entries: dict[str, np.ndarray] = {}
+        shards = sorted(self.directory.glob("shard-*.npz"))
+        good = []
+        for shard in shards:
+            try:
+                hashes, vectors = self._read(shard)
+            except FileNotFoundError:  # merged into another shard by a concurrent run
+                continue
+            except Exception as e:  # noqa: BLE001 - a damaged file raises many types
+                warnings.warn(f"{shard}: damaged embedding cache file, removed; its images will be "
+                              f"embedded again ({type(e).__name__}: {e})", UserWarning, stacklevel=3)
+                shard.unlink(missing_ok=True)
+                continue
+            entries.update(zip(hashes.tolist(), vectors, strict=True))
+            good.append(shard)
+        if len(good) > COMPACT_ABOVE:
+            self._compact(entries, good)
+        return entries
+
+    def write(self, hashes: list[str], vectors: np.ndarray) -> None:
+        """Add one shard. A write that fails warns once and leaves the cache as it was."""
+        if self.failed_write:
+            return
+        name = f"shard-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.npz"
+        try:
+            self._atomic_write(name, lambda f: np.savez(f, hashes=np.array(hashes), vectors=vectors))
+        except OSError as e:
+            self.failed_write = True
+            warnings.warn(f"{self.directory}: cannot write to the embedding cache ({e}); carrying on "
+                          "without saving", UserWarning, stacklevel=4)
+
+    def _read(self, shard: Path) -> tuple[np.ndarray, np.ndarray]:
+        with np.load(shard, allow_pickle=False) as data:
+            hashes, vectors = data["hashes"], data["vectors"]
+        if hashes.ndim != 1 or hashes.dtype.kind != "U" or vectors.dtype != np.float32 \
+                or vectors.shape != (len(hashes), self.channels) or not np.isfinite(vectors).all():
+            raise ValueError(f"unexpected content: hashes {hashes.dtype} {hashes.shape}, "
+                             f"vectors {vectors.dtype} {vectors.shape}")
+        return hashes, vectors
+
+    def _compact(self, entries: dict[str, np.ndarray], shards: list[Path]) -> None:
+        """Replace many shards by one; the new shard exists before any old one is removed."""
+        if not entries:
+            return
+        self.write(list(entries), np.stack(list(entries.values())))
+        if not self.failed_write:
+            for shard in shards:
+                shard.unlink(missing_ok=True)
+
+    def _atomic_write(self, name: str, fill) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                fill(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.directory / name)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _remove_stale_temps(self) -> None:
+        # Recent ones may belong to a run writing right now; old ones to a run that was killed.
+        now = time.time()
+        for tmp in self.directory.glob(".tmp-*"):
+            try:
+                if now - tmp.stat().st_mtime > STALE_TEMP_S:
+                    tmp.unlink()
+            except OSError:
+                pass
