@@ -1,0 +1,405 @@
+"""Nearest neighbours in a large collection of feature vectors, with FAISS.
+
+:func:`simlab.metrics.top_k` compares every query with every gallery vector. That is exact and
+fast enough for thousands of images, but the work grows with the size of the collection. FAISS
+(Facebook AI Similarity Search) builds an *index* once and then answers many queries quickly:
+
+- ``"exact"`` (``IndexFlatIP``): still compares the query with every vector, but in optimised
+  blocks. The vectors are stored at unit length, so the inner product *is* the cosine
+  similarity, and the answer is the same as ``top_k(queries, gallery, k, "cosine")``.
+- ``"ivf"`` (inverted file, ``IndexIVFFlat``): k-means splits the collection into ``nlist``
+  cells, each with a centre. A query is compared only with the vectors of the ``nprobe`` cells
+  whose centres are nearest to it. Fast, but a true neighbour that lies just across a cell
+  border is missed: more ``nprobe`` = slower and more accurate; ``nprobe = nlist`` is exact.
+- ``"hnsw"`` (Hierarchical Navigable Small World, ``IndexHNSWFlat``): a layered proximity
+  graph in which every vector is linked to about ``hnsw_m`` near vectors. A search walks the
+  graph greedily from a fixed entry point, coarse layers first, keeping the ``ef_search`` best
+  candidates seen so far: more ``ef_search`` = slower and more accurate. Building the graph is
+  the expensive part (``ef_construction`` candidates per insertion).
+
+Approximate indexes trade accuracy for speed, and :func:`recall_at_k` measures the price: the
+fraction of the true (exact) ``k`` nearest neighbours that the approximate search found.
+
+:func:`near_duplicate_groups` uses an exact index to find groups of (nearly) identical vectors,
+and :func:`synthetic_embeddings` makes clustered vectors that behave like image embeddings, to
+try all of this on a million vectors without extracting a million images' features. Uniform
+random vectors are a poor stand-in: they have no neighbourhood structure, so every neighbour is
+barely nearer than any other vector and approximate indexes look far worse than on real data.
+
+FAISS computes in float32: indexes hold a normalised float32 copy of the vectors. FAISS and
+torch each bring their own OpenMP thread pool; they work side by side in one process, imported
+in either order, and each uses every core. As with torch alone, a process forked *after* FAISS
+or torch computed with threads hangs if it computes with them too (GNU OpenMP cannot fork):
+use the "spawn" start method for such workers. DataLoader workers that only decode and
+transform images are not affected.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import faiss
+import numpy as np
+import torch
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .metrics import _matrix, _numbers, _unit_rows
+
+__all__ = [
+    "KINDS",
+    "build_index",
+    "near_duplicate_groups",
+    "recall_at_k",
+    "search",
+    "synthetic_embeddings",
+]
+
+#: Index kinds understood by :func:`build_index`.
+KINDS = ("exact", "ivf", "hnsw")
+
+#: FAISS's k-means warns with fewer training vectors per cell than this (its
+#: ``min_points_per_centroid``), and the cells it finds are then unreliable.
+MIN_POINTS_PER_CELL = 39
+
+#: IVF trains k-means on a seeded sample of at most this many vectors per cell. Training is the
+#: slow part of building an IVF index; on 100,000 clustered vectors, 256 per cell (FAISS's own
+#: cap) took twice as long as 40 and raised recall@10 by less than 0.01.
+MAX_TRAIN_POINTS_PER_CELL = 40
+
+#: Similarities are computed in float32; pairs this little below a threshold still count.
+SIMILARITY_TOLERANCE = 1e-5
+
+
+# ---------------------------------------------------------------------------------------------
+# Build and query an index
+# ---------------------------------------------------------------------------------------------
+
+
+def build_index(
+    vectors,
+    kind: str = "exact",
+    *,
+    nlist: int | None = None,
+    nprobe: int | None = None,
+    hnsw_m: int = 32,
+    ef_construction: int = 40,
+    ef_search: int = 64,
+    seed: int = 0,
+) -> faiss.Index:
+    """A FAISS index of the rows of ``vectors`` for cosine-similarity search with :func:`search`.
+
+    ``vectors`` is (N, d): NumPy array, nested list or torch tensor of real numbers. The index
+    holds a float32 copy with every row scaled to unit length (the caller's array is left
+    untouched), so inner product = cosine similarity. Index row ``i`` is ``vectors[i]``.
+
+    ``kind`` chooses the index (see the module docstring):
+
+    - ``"exact"``: ``faiss.IndexFlatIP``; compares each query with every vector.
+    - ``"ivf"``: ``faiss.IndexIVFFlat`` with ``METRIC_INNER_PRODUCT``. k-means, trained on
+      the vectors (on a sample of ``40 * nlist`` rows drawn with ``seed`` when there are more),
+      splits them into ``nlist`` cells; a query searches the ``nprobe`` nearest cells.
+      ``nlist`` defaults to ``4 * sqrt(N)``, lowered if needed so that k-means has at least
+      39 vectors per cell; ``nprobe`` defaults to ``max(1, nlist // 16)`` and is at most
+      ``nlist``. Change it later with ``index.nprobe = 8``.
+    - ``"hnsw"``: ``faiss.IndexHNSWFlat(d, hnsw_m, METRIC_INNER_PRODUCT)``: ``hnsw_m`` links
+      per vector, ``ef_construction`` candidates while inserting, ``ef_search`` while
+      searching (``index.hnsw.efSearch = 128`` changes it later). Build time grows about in
+      proportion to ``hnsw_m * ef_construction``.
+
+    Parameters of the other kinds are ignored. ``seed`` fixes IVF's training sample and k-means
+    start; HNSW has FAISS's own fixed seed, but its multi-threaded build may link a few vectors
+    differently from run to run.
+
+    Raises ``ValueError`` for an unknown ``kind``, input that is empty, 1-D, not 2-D, or holds
+    NaN, infinity or a zero row, for parameters that are not whole numbers >= 1, and for
+    ``"ivf"`` with fewer than ``39 * nlist`` vectors (too few to train ``nlist`` cells).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown index kind {kind!r}; choose one of {', '.join(KINDS)}")
+    X = _unit_float32(_matrix(vectors, "vectors"), "vectors")
+    n, d = X.shape
+    if kind == "exact":
+        index = faiss.IndexFlatIP(d)
+    elif kind == "ivf":
+        index = _ivf(X, nlist, nprobe, seed)
+    else:
+        for name, value in (
+            ("hnsw_m", hnsw_m),
+            ("ef_construction", ef_construction),
+            ("ef_search", ef_search),
+        ):
+            _check_count(value, name)
+        index = faiss.IndexHNSWFlat(d, int(hnsw_m), faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = int(ef_construction)
+        index.hnsw.efSearch = int(ef_search)
+    index.add(X)
+    return index
+
+
+def search(index: faiss.Index, queries, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` indexed vectors most similar (cosine) to each query row, best first.
+
+    ``index`` comes from :func:`build_index`; ``queries`` is (Nq, d) like the indexed vectors
+    (NumPy, list or torch) and is normalised the same way. Returns ``(indices, scores)``, both
+    (Nq, k), in the convention of ``simlab.metrics.top_k(queries, gallery, k, "cosine")``:
+    ``indices[i, j]`` (int64) is the row of the indexed vectors that is the ``j``-th best match
+    of ``queries[i]`` and ``scores[i, j]`` (float32, in [-1, 1]) its cosine similarity. For an
+    exact index the two functions agree up to float32 rounding and the order of ties.
+
+    An approximate index may find fewer than ``k`` vectors (IVF with small ``nprobe`` when the
+    probed cells hold fewer than ``k`` vectors); the missing places hold index -1 and score
+    ``-inf``.
+
+    Raises ``ValueError`` when the queries' width differs from the index's (naming both), for
+    ``k`` < 1 or larger than the number of indexed vectors, and for queries that
+    :func:`build_index` would refuse as vectors.
+    """
+    if not isinstance(index, faiss.Index):
+        raise ValueError(f"index must be a FAISS index made by build_index, got {type(index).__name__}")
+    Q = _matrix(queries, "queries")
+    if Q.shape[1] != index.d:
+        raise ValueError(
+            f"queries have {Q.shape[1]} columns but the index holds vectors of width {index.d}: "
+            "were they taken from different stages or backbones?"
+        )
+    _check_count(k, "k")
+    if k > index.ntotal:
+        raise ValueError(
+            f"k={k} but the index holds only {index.ntotal} vectors: ask for at most {index.ntotal}"
+        )
+    scores, indices = index.search(_unit_float32(Q, "queries"), int(k))
+    missing = indices < 0
+    np.clip(scores, -1.0, 1.0, out=scores)  # rounding can overshoot 1 by ~1e-7, as in top_k
+    scores[missing] = -np.inf  # FAISS fills them with -3.4e38, which the clip made -1
+    return indices, scores
+
+
+def recall_at_k(found, truth) -> float:
+    """Mean over queries of the fraction of the true neighbours that were found.
+
+    ``found`` and ``truth`` are (Nq, k) integer arrays of indices, e.g. from :func:`search` on
+    an approximate and on an exact index. For each query ``i`` the recall is
+    ``|set(found[i]) & set(truth[i])| / k``; the result is their mean, a ``float`` in [0, 1].
+    The order within a row does not matter, and -1 (a place an approximate index left empty)
+    never counts as found.
+
+    Raises ``ValueError`` when the shapes differ, are not 2-D or are empty, and when an array
+    does not hold integers.
+    """
+    found = _indices(found, "found")
+    truth = _indices(truth, "truth")
+    if found.shape != truth.shape:
+        raise ValueError(
+            f"found has shape {found.shape} and truth has shape {truth.shape}: both must be "
+            "(Nq, k), the same queries and the same k"
+        )
+    n_queries, k = truth.shape
+    # One sortable key per (query, index) pair makes the per-row set intersection one np.isin.
+    width = int(max(found.max(), truth.max())) + 2  # room for -1 too
+    rows = np.arange(n_queries, dtype=np.int64)[:, None] * width
+    found_keys = np.unique((rows + found)[found >= 0])  # unique: a repeated index counts once
+    hits = np.isin(found_keys, (rows + truth)[truth >= 0], assume_unique=False)
+    return float(hits.sum() / (n_queries * k))
+
+
+# ---------------------------------------------------------------------------------------------
+# Near duplicates
+# ---------------------------------------------------------------------------------------------
+
+
+def near_duplicate_groups(vectors, threshold: float, k: int = 10) -> list[list[int]]:
+    """Groups of rows of ``vectors`` that are (nearly) the same, linked by cosine similarity.
+
+    Two rows are linked when their cosine similarity is >= ``threshold`` (up to float32
+    rounding: 1e-5 below still counts, so ``threshold=1.0`` finds exact copies). Links chain:
+    if a~b and b~c, then a, b and c form one group even when a and c are not similar enough
+    themselves (the groups are the connected components of the link graph). Rows linked to no
+    other row are left out. Returns a list of groups, each a sorted list of row numbers, the
+    groups sorted by their first row.
+
+    An exact FAISS index supplies each row's ``k`` nearest neighbours; only for rows whose
+    ``k`` neighbours are *all* above the threshold (so that there may be more) does a range
+    search fetch every vector above it. ``k`` therefore changes the speed, never the answer.
+    Every pair is compared, so the time grows with N**2: 100,000 vectors take about half a
+    minute on two cores. A low threshold can link millions of pairs, and memory grows with them.
+
+    Raises ``ValueError`` for a ``threshold`` outside [-1, 1], ``k`` < 1, and for ``vectors``
+    that :func:`build_index` refuses.
+    """
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, numbers.Real)
+        or not -1.0 <= float(threshold) <= 1.0
+    ):
+        raise ValueError(f"threshold must be a cosine similarity in [-1, 1], got {threshold!r}")
+    _check_count(k, "k")
+    X = _unit_float32(_matrix(vectors, "vectors"), "vectors")
+    n = len(X)
+    index = faiss.IndexFlatIP(X.shape[1])
+    index.add(X)
+    cutoff = np.float32(threshold - SIMILARITY_TOLERANCE)
+
+    n_nearest = min(int(k) + 1, n)  # + 1: each row usually finds itself first
+    scores, nearest = index.search(X, n_nearest)
+    rows = np.repeat(np.arange(n, dtype=np.int64), n_nearest)
+    cols = nearest.ravel()
+    keep = scores.ravel() >= cutoff
+    rows, cols = [rows[keep]], [cols[keep]]
+
+    crowded = np.flatnonzero(scores[:, -1] >= cutoff) if n_nearest < n else []
+    if len(crowded):
+        # FAISS's range search keeps inner products strictly above the radius.
+        radius = float(np.nextafter(cutoff, np.float32(-np.inf)))
+        limits, _, found = index.range_search(X[crowded], radius)
+        rows.append(np.repeat(crowded.astype(np.int64), np.diff(limits).astype(np.int64)))
+        cols.append(found)
+
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    links = coo_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(n, n))
+    _, labels = connected_components(links, directed=False)
+    order = np.argsort(labels, kind="stable")  # rows of each component, in increasing order
+    starts = np.flatnonzero(np.diff(labels[order], prepend=-1))
+    groups = [g.tolist() for g in np.split(order, starts[1:]) if len(g) > 1]
+    return sorted(groups)
+
+
+# ---------------------------------------------------------------------------------------------
+# Test data
+# ---------------------------------------------------------------------------------------------
+
+
+def synthetic_embeddings(
+    n: int,
+    dim: int = 256,
+    n_clusters: int = 100,
+    spread: float = 0.5,
+    seed: int = 0,
+    *,
+    intrinsic_dim: int = 32,
+) -> np.ndarray:
+    """``n`` clustered random vectors that behave like image embeddings: (n, dim) float32.
+
+    Real embeddings are not spread evenly over all ``dim`` directions: they vary mainly along a
+    few dozen, and they form clusters (kinds of things). So each vector is drawn from a
+    Gaussian mixture in ``intrinsic_dim`` dimensions, mapped into ``dim`` dimensions by one
+    fixed random linear map, plus a little noise in every direction::
+
+        latent = centre[c] + spread * z      c: one of n_clusters, equally likely
+                                              centre[c], z: standard Gaussian, intrinsic_dim long
+        vector = latent @ basis + noise      basis: (intrinsic_dim, dim), noise ~10% of the length
+
+    ``spread`` is the size of a cluster relative to the spacing of the centres: 0 gives
+    ``n_clusters`` points, 0.5 (the default) clearly separate clusters, 1 and more clusters
+    that blend into one another. With the defaults a vector's 10 nearest neighbours (among
+    100,000) have cosine similarity about 0.9, vectors of one cluster about 0.8 and vectors of
+    different clusters about 0.
+
+    Deterministic: the same ``seed`` gives the same vectors, and the first ``m`` rows do not
+    depend on ``n``, so ``synthetic_embeddings(n + q)[n:]`` are ``q`` held-out queries from the
+    same distribution as ``synthetic_embeddings(n)``. Generated in float32 blocks of 16,384 rows
+    with torch's random generator: a million 256-d vectors (1 GB) take a few seconds and little
+    memory beyond the result.
+
+    Raises ``ValueError`` when ``n``, ``dim``, ``n_clusters`` or ``intrinsic_dim`` is not a
+    whole number >= 1, or ``spread`` is not a number >= 0.
+    """
+    for name, value in (("n", n), ("dim", dim), ("n_clusters", n_clusters), ("intrinsic_dim", intrinsic_dim)):
+        _check_count(value, name)
+    if isinstance(spread, bool) or not isinstance(spread, numbers.Real) or not spread >= 0:
+        raise ValueError(f"spread must be a number >= 0, got {spread!r}")
+    n, dim, n_clusters, r = int(n), int(dim), int(n_clusters), int(intrinsic_dim)
+    g = torch.Generator().manual_seed(int(seed))
+
+    def normal(*shape) -> np.ndarray:  # torch draws Gaussian numbers ~4x faster than NumPy
+        return torch.randn(*shape, generator=g).numpy()
+
+    centres = normal(n_clusters, r)
+    basis = normal(r, dim)
+    basis /= np.float32(math.sqrt(dim))  # rows of length ~1: |latent @ basis| ~ |latent|
+    noise_scale = np.float32(0.1 * math.sqrt(r / dim))  # |noise| ~ 0.1 * |centre|
+    out = np.empty((n, dim), dtype=np.float32)
+    block = 16384
+    for start in range(0, n, block):
+        # Always draw a whole block, so that the first rows do not depend on n.
+        labels = torch.randint(n_clusters, (block,), generator=g).numpy()
+        latent = normal(block, r)
+        latent *= np.float32(spread)
+        latent += centres[labels]
+        x = latent @ basis
+        noise = normal(block, dim)
+        noise *= noise_scale
+        x += noise
+        out[start : start + block] = x[: n - start]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _unit_float32(X: np.ndarray, name: str) -> np.ndarray:
+    """The rows of ``X`` (checked by ``metrics._matrix``) at unit length: a C-contiguous float32 copy.
+
+    Normalised before the cast, so float64 input loses no precision twice; a zero row is refused.
+    """
+    return np.ascontiguousarray(_unit_rows(X, name), dtype=np.float32)
+
+
+def _ivf(X: np.ndarray, nlist, nprobe, seed) -> faiss.Index:
+    """An empty, trained ``IndexIVFFlat`` for the unit rows ``X``."""
+    n, d = X.shape
+    if nlist is None:
+        if n < MIN_POINTS_PER_CELL:
+            raise ValueError(
+                f"an IVF index needs at least {MIN_POINTS_PER_CELL} vectors to train even one "
+                f"cell, but there are only {n}; use kind='exact'"
+            )
+        nlist = min(round(4 * math.sqrt(n)), n // MIN_POINTS_PER_CELL)
+    else:
+        _check_count(nlist, "nlist")
+        nlist = int(nlist)
+        if n < MIN_POINTS_PER_CELL * nlist:
+            raise ValueError(
+                f"too few vectors to train nlist={nlist} cells: k-means needs at least "
+                f"{MIN_POINTS_PER_CELL} per cell ({MIN_POINTS_PER_CELL * nlist}) but there are only "
+                f"{n}; "
+                + (
+                    f"use nlist <= {n // MIN_POINTS_PER_CELL}"
+                    if n >= MIN_POINTS_PER_CELL
+                    else "use kind='exact'"
+                )
+            )
+    if nprobe is None:
+        nprobe = max(1, nlist // 16)
+    _check_count(nprobe, "nprobe")
+    quantizer = faiss.IndexFlatIP(d)
+    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    # For inner product FAISS already uses spherical k-means (unit-length centres), so a
+    # vector's cell is the one whose centre has the highest cosine with it.
+    index.cp.seed = int(seed)
+    index.nprobe = min(int(nprobe), nlist)
+    max_train = MAX_TRAIN_POINTS_PER_CELL * nlist
+    if n > max_train:
+        sample = np.random.default_rng(seed).choice(n, size=max_train, replace=False)
+        X = X[np.sort(sample)]
+    index.train(X)
+    return index
+
+
+def _check_count(value, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
+def _indices(x, name: str) -> np.ndarray:
+    arr = _numbers(x, name)
+    if arr.ndim != 2 or arr.size == 0:
+        raise ValueError(
+            f"{name} has shape {arr.shape}, but a non-empty (Nq, k) array of indices is expected"
+        )
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integer indices, but it has dtype {arr.dtype}")
+    return arr.astype(np.int64, copy=False)
