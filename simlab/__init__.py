@@ -1,6 +1,11 @@
-"""simlab: the helper package of the image-similarity course kit (one module per concept)."""
+"""simlab: the helper package of the image-similarity course kit (one module per concept).
+
+``simlab.search`` (FAISS indexes, lesson 04) is imported on its own, ``from simlab.search import
+build_index``, so that the other lessons never load FAISS next to torch.
+"""
 
 from .backbones import Backbone, Stage, load_backbone
+from .collection import Collection, embed_folder, image_files
 from .features import (
     embed,
     embed_stages,
@@ -21,6 +26,7 @@ from .images import (
     samples,
 )
 from .metrics import (
+    best_threshold,
     cosine_similarity,
     distance_to_similarity,
     edit_distance,
@@ -35,20 +41,24 @@ from .weights import WeightsError
 
 __all__ = [
     "Backbone",
+    "Collection",
     "ImageError",
     "Stage",
     "WeightsError",
     "as_mask",
     "available_methods",
+    "best_threshold",
     "cosine_similarity",
     "distance_to_similarity",
     "edit_distance",
     "embed",
+    "embed_folder",
     "embed_stages",
     "euclidean_distance",
     "extract_features",
     "hamming_distance",
     "hash_bits",
+    "image_files",
     "labelled_pairs",
     "load_backbone",
     "load_image",

@@ -18,9 +18,12 @@ __all__ = [
     "check_box_mask",
     "check_cosine_from_distance",
     "check_cosine_function",
+    "check_index_memory",
     "check_masked_average",
+    "check_pair_count",
     "check_output_shape",
     "check_ranking",
+    "check_recall",
     "check_strongest_channel",
     "check_to_chw",
     "check_vector_length",
@@ -271,3 +274,68 @@ def check_masked_average(answer, fmap, weights) -> None:
     if torch.allclose(got, (fmap * (1 - w)).sum(dim=(1, 2)) / (1 - w).sum(), atol=1e-5):
         raise ExerciseError("that is the BACKGROUND prototype: weight by m, not by 1 - m")
     raise ExerciseError("the values differ: compute (fmap * m).sum(dim=(1, 2)) / m.sum()")
+
+
+def check_recall(answer, found, truth) -> None:
+    """Check recall@k of approximate results ``found`` against exact results ``truth``, both (Nq, k)
+    arrays of gallery rows: the mean over queries of |found_i ∩ truth_i| / k."""
+    found, truth = np.asarray(found), np.asarray(truth)
+    k = truth.shape[1]
+    hits = np.array([len(set(f) & set(t)) for f, t in zip(found, truth, strict=True)])
+    expected = float(hits.mean() / k)
+    got = float(np.asarray(answer))
+    if np.isclose(got, expected, atol=1e-6):
+        _correct(f"the approximate index found {expected:.1%} of the true {k} nearest neighbours.")
+        return
+    if np.isclose(got, float((found == truth).mean()), atol=1e-6):
+        raise ExerciseError("you compared position by position: a true neighbour found at another place "
+                            "in the top k still counts, so count the overlap of the two sets per query")
+    if np.isclose(got, float(hits.mean()), atol=1e-6):
+        raise ExerciseError(f"that is the number of hits per query; divide by k = {k} to get a fraction")
+    if np.isclose(got, float(hits.sum()), atol=1e-6):
+        raise ExerciseError("that is the total number of hits: average over queries and divide by k")
+    raise ExerciseError(f"expected {expected:.4f}, got {got:.4f}: mean over queries of |found ∩ truth| / k")
+
+
+def check_index_memory(answer, n: int, d: int) -> None:
+    """Check the bytes an exact (flat) index of ``n`` float32 vectors of dimension ``d`` needs."""
+    expected = n * d * 4
+    got = float(answer)
+    if np.isclose(got, expected, rtol=1e-3):
+        _correct(f"{n:,} x {d} x 4 bytes = {expected / 1e9:.2f} GB: each number is stored once, as float32.")
+        return
+    if np.isclose(got, n * d, rtol=1e-3):
+        raise ExerciseError("that is the number of floats; each float32 takes 4 bytes")
+    if np.isclose(got, n * d * 8, rtol=1e-3):
+        raise ExerciseError("8 bytes is float64; FAISS stores float32, 4 bytes per number")
+    if np.isclose(got, n * n * 4, rtol=1e-3):
+        raise ExerciseError("that is the N x N similarity matrix: an index stores the vectors, N x d")
+    if np.isclose(got, expected * 8, rtol=1e-3) or np.isclose(got, expected / 8, rtol=1e-3):
+        raise ExerciseError("bits and bytes are mixed up: a float32 is 4 bytes = 32 bits")
+    raise ExerciseError(f"expected {expected:,} bytes (N x d x 4), got {got:,.0f}")
+
+
+def check_pair_count(answer, vectors, threshold: float) -> None:
+    """Check the number of distinct pairs (i < j) of rows of ``vectors`` whose cosine similarity
+    is at least ``threshold``."""
+    v = np.asarray(vectors, dtype=np.float64)
+    v = v / np.linalg.norm(v, axis=1, keepdims=True)
+    above = (v @ v.T) >= threshold
+    n = len(v)
+    expected = int(np.triu(above, k=1).sum())
+    got = int(answer)
+    if got == expected:
+        _correct(f"{expected} pairs of {n * (n - 1) // 2} score {threshold:.2f} or more.")
+        return
+    with_self = int(np.triu(above).sum())
+    if got == int(above.sum()):
+        raise ExerciseError("you counted every pair twice and each photo with itself: keep i < j only "
+                            "(np.triu(..., k=1))")
+    if got == with_self:
+        raise ExerciseError(f"you counted each of the {n} photos paired with itself (cosine 1): "
+                            "leave out the diagonal (np.triu(..., k=1))")
+    if got == 2 * expected:
+        raise ExerciseError("you counted each pair twice, (a, b) and (b, a): keep i < j only")
+    if got == int(np.triu((v @ v.T) > threshold, k=1).sum()):
+        raise ExerciseError(f"a pair that scores exactly {threshold} counts: use >=, not >")
+    raise ExerciseError(f"expected {expected} pairs, got {got}")

@@ -10,6 +10,7 @@ Entry points, from one pair to many:
 - :func:`edit_distance` (Levenshtein) and :func:`hamming_distance` compare strings or sequences,
   e.g. the perceptual-hash bit strings of :func:`simlab.hashes.hash_bits`.
 - :func:`distance_to_similarity` turns a distance (0 = identical) into a similarity in (0, 1].
+- :func:`best_threshold` picks the similarity threshold with the best F1 on labelled pairs.
 
 Vectors may be NumPy arrays, lists of numbers or torch tensors (on any device, with or without
 gradients). Bad input raises ``ValueError`` with a message that says what is wrong and, where
@@ -29,15 +30,19 @@ reporting it, and because skipping its repeated input checks makes it no slower.
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 import sklearn
 import torch
 from rapidfuzz.distance import Hamming, Levenshtein
+from sklearn.metrics import precision_recall_curve
 from sklearn.metrics.pairwise import euclidean_distances, manhattan_distances
 
 __all__ = [
     "METRICS",
+    "Threshold",
+    "best_threshold",
     "cosine_similarity",
     "distance_to_similarity",
     "edit_distance",
@@ -126,6 +131,42 @@ def distance_to_similarity(d):
         raise ValueError(f"d contains a negative value ({arr.min():g}): a distance is >= 0")
     sim = 1.0 / (1.0 + arr)
     return float(sim) if sim.ndim == 0 else sim
+
+
+class Threshold(NamedTuple):
+    """The result of :func:`best_threshold`: the chosen threshold, its scores, and the curves."""
+
+    value: float  #: call a pair "same" when its similarity is >= value
+    precision: float  #: of the pairs called "same", the fraction that are
+    recall: float  #: of the pairs that are "same", the fraction called so
+    curve: tuple  #: (precision, recall, thresholds) of ``sklearn.metrics.precision_recall_curve``
+
+
+def best_threshold(scores, same) -> Threshold:
+    """The similarity threshold with the best F1 on labelled pairs.
+
+    ``scores`` is a 1-D array of similarities (higher = more alike; negate distances first),
+    ``same`` a bool array of the same length, True where the pair really is the same. Every
+    distinct score is tried as a threshold (``scores >= t`` means "same") and the one with the
+    highest F1 = 2PR / (P + R) wins. Returns a :class:`Threshold`; its ``curve`` feeds
+    :func:`simlab.viz.show_precision_recall` (drop the final point: ``p[:-1], r[:-1], t``).
+
+    Raises ``ValueError`` when the lengths differ, a score is NaN or infinite, or ``same`` holds
+    only one class (no threshold can be chosen from that).
+    """
+    scores = _vector(scores, "scores")
+    same = np.asarray(same)
+    if same.shape != scores.shape:
+        raise ValueError(f"scores and same must have the same length, got {scores.shape} and {same.shape}")
+    if same.dtype != bool:
+        raise ValueError(f"same must be a bool array (True = same pair), got dtype {same.dtype}")
+    if same.all() or not same.any():
+        raise ValueError("same must contain both same (True) and different (False) pairs")
+    precision, recall, thresholds = precision_recall_curve(same, scores)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    i = int(np.argmax(f1[:-1]))  # the last point (P=1, R=0) has no threshold
+    return Threshold(float(thresholds[i]), float(precision[i]), float(recall[i]),
+                     (precision, recall, thresholds))
 
 
 # ---------------------------------------------------------------------------------------------

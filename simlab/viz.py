@@ -1,5 +1,6 @@
 """Figures for the lessons: photos, feature-map grids, similarity matrices, retrieval grids,
-precision/recall against a threshold, per-stage curves, subject masks and match heatmaps.
+precision/recall against a threshold, per-stage curves, subject masks, match heatmaps and the
+speed/recall trade-off of search indexes.
 
 Every function returns the matplotlib ``Figure`` it drew, so a notebook shows it and a test can
 inspect it; nothing here computes features or scores (see :mod:`simlab.metrics`).
@@ -30,6 +31,7 @@ __all__ = [
     "show_precision_recall",
     "show_retrieval",
     "show_similarity_matrix",
+    "show_speed_recall",
     "show_stage_curves",
     "tensor_to_image",
 ]
@@ -275,6 +277,47 @@ def show_precision_recall(thresholds, precision, recall, chosen: float | None = 
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9, frameon=False)
     ax.set_title(title or "precision and recall against the threshold", pad=18)
+    fig.tight_layout()
+    return fig
+
+
+def show_speed_recall(curves: dict, baselines: dict | None = None, title: str = "", k: int = 10):
+    """Queries per second against recall@k: what an approximate index trades for its speed.
+
+    ``curves`` maps an index name to a list of ``(setting, queries_per_second, recall)``, one
+    per setting, e.g. ``{"IVF": [("nprobe=1", 65000.0, 0.64), ...]}``; each becomes a line with
+    its points labelled by their setting. ``baselines`` maps a name to the queries per second of
+    an exact method (recall 1 by definition), drawn as a horizontal line. Speed is on a log
+    scale; recall runs to 1 (found all ``k`` true neighbours).
+
+    Raises ``ValueError`` for an empty ``curves``, a curve without points, a recall outside
+    [0, 1] or a speed that is not positive. Returns the Figure.
+    """
+    if not curves:
+        raise ValueError("curves is empty: give at least one {name: [(setting, qps, recall), ...]}")
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for n, (name, points) in enumerate(curves.items()):
+        if not points:
+            raise ValueError(f"curve {name!r} has no points")
+        settings, qps, recall = zip(*points, strict=True)
+        qps, recall = np.asarray(qps, dtype=float), np.asarray(recall, dtype=float)
+        if not (np.all(qps > 0) and np.all((recall >= 0) & (recall <= 1))):
+            raise ValueError(f"curve {name!r}: queries per second must be > 0 and recall in [0, 1]")
+        (line,) = ax.plot(recall, qps, "o-", label=name)
+        # labels above the first curve's points, below the second's, so that they do not collide
+        dy, va = (6, "bottom") if n % 2 == 0 else (-8, "top")
+        for setting, x, y in zip(settings, recall, qps, strict=True):
+            ax.annotate(setting, (x, y), textcoords="offset points", xytext=(0, dy), ha="center", va=va,
+                        fontsize=7, color=line.get_color())
+    for i, (name, qps) in enumerate((baselines or {}).items()):
+        style = ["--", ":", "-."][i % 3]
+        ax.axhline(qps, color="black", linestyle=style, linewidth=1, label=f"{name} (exact)")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"recall@{k} (fraction of the true {k} nearest neighbours found)")
+    ax.set_ylabel("queries per second")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9, frameon=False)
+    ax.set_title(title or "speed against recall")
     fig.tight_layout()
     return fig
 

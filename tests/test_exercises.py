@@ -1,5 +1,6 @@
 """Each exercise check: a right answer passes, typical wrong answers get a helpful message."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -254,3 +255,47 @@ def test_masked_average_other_mistakes(capsys):
 def test_vector_length_right_answer_says_why(backbone, capsys):
     check_vector_length(96, backbone, "stage4")
     assert "one number per channel: 96 values" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------ lesson 04
+def test_recall(capsys):
+    from simlab.exercises import check_recall
+
+    truth = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
+    found = np.array([[2, 1, 9, 4], [5, 0, 0, 0]])  # 3 of 4, 1 of 4 -> 0.5
+    check_recall(0.5, found, truth)
+    assert "Correct" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="position by position"):
+        check_recall(float((found == truth).mean()), found, truth)
+    with pytest.raises(ExerciseError, match="divide by k = 4"):
+        check_recall(2.0, found, truth)
+    with pytest.raises(ExerciseError, match="total number of hits"):
+        check_recall(4, found, truth)
+
+
+def test_index_memory(capsys):
+    from simlab.exercises import check_index_memory
+
+    check_index_memory(1_000_000 * 256 * 4, 1_000_000, 256)
+    assert "1.02 GB" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="4 bytes"):
+        check_index_memory(256_000_000, 1_000_000, 256)
+    with pytest.raises(ExerciseError, match="float64"):
+        check_index_memory(2.048e9, 1_000_000, 256)
+    with pytest.raises(ExerciseError, match="N x N"):
+        check_index_memory(4e12, 1_000_000, 256)
+
+
+def test_pair_count(capsys):
+    from simlab.exercises import check_pair_count
+
+    v = np.array([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0], [0.6, 0.8]])
+    # cosines: (0,1) 0.99995, (0,3) 0.6, (1,3) 0.608, (2,3) 0.8, (0,2) 0, (1,2) 0.01
+    check_pair_count(2, v, 0.7)
+    assert "2 pairs of 6" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="twice and each photo with itself"):
+        check_pair_count(8, v, 0.7)
+    with pytest.raises(ExerciseError, match="itself"):
+        check_pair_count(6, v, 0.7)
+    with pytest.raises(ExerciseError, match=">=, not >"):
+        check_pair_count(1, v, 0.8)

@@ -492,3 +492,40 @@ def test_top_k_equals_argsort_of_pairwise(qg, k_fraction, block_rows):
         gaps = np.diff(np.sort(full, axis=1), axis=1)
         if gaps.size == 0 or gaps.min() > 10 * tol:
             np.testing.assert_array_equal(idx, order, err_msg=metric)
+
+
+# ------------------------------------------------------------------------------ best_threshold
+def test_best_threshold_separable_pairs_give_perfect_f1():
+    from simlab.metrics import best_threshold
+
+    scores = np.array([0.95, 0.9, 0.8, 0.5, 0.4, 0.3])
+    same = np.array([True, True, True, False, False, False])
+    t = best_threshold(scores, same)
+    assert t.value == pytest.approx(0.8)  # the lowest same score: everything at or above is "same"
+    assert (t.precision, t.recall) == (1.0, 1.0)
+    precision, recall, thresholds = t.curve
+    assert len(precision) == len(recall) == len(thresholds) + 1
+
+
+def test_best_threshold_overlapping_pairs_trade_precision_for_recall():
+    from simlab.metrics import best_threshold
+
+    # same: 0.9, 0.7, 0.4; different: 0.6, 0.3. t=0.7 -> P 1, R 2/3 (F1 0.8); t=0.4 -> P 3/4, R 1 (F1 0.857)
+    scores = np.array([0.9, 0.7, 0.4, 0.6, 0.3])
+    same = np.array([True, True, True, False, False])
+    t = best_threshold(scores, same)
+    assert t.value == pytest.approx(0.4)
+    assert t.precision == pytest.approx(0.75) and t.recall == 1.0
+
+
+@pytest.mark.parametrize("scores, same, match", [
+    ([0.1, 0.2], [True], "same length"),
+    ([0.1, np.nan], [True, False], "NaN"),
+    ([0.1, 0.2], [1, 0], "bool"),
+    ([0.1, 0.2], [True, True], "both"),
+])
+def test_best_threshold_refuses_bad_labels(scores, same, match):
+    from simlab.metrics import best_threshold
+
+    with pytest.raises(ValueError, match=match):
+        best_threshold(np.array(scores), np.array(same))

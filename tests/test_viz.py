@@ -257,3 +257,32 @@ def test_stage_curves_refuse_a_curve_of_the_wrong_length():
         show_stage_curves({"a": [1, 2, 3], "b": [1, 2]}, ["s1", "s2", "s3"], ylabel="distance")
     with pytest.raises(ValueError, match="no curves"):
         show_stage_curves({}, ["s1"])
+
+
+def test_speed_recall_draws_one_line_per_index_and_the_exact_baselines():
+    from simlab.viz import show_speed_recall
+
+    curves = {"IVF": [("nprobe=1", 60000, 0.6), ("nprobe=8", 15000, 1.0)],
+              "HNSW": [("ef=16", 40000, 0.88), ("ef=64", 17000, 0.98)]}
+    fig = show_speed_recall(curves, {"FAISS": 3500, "top_k": 1300}, title="100k")
+    ax = fig.axes[0]
+    lines = _lines(ax)
+    assert set(lines) == {"IVF", "HNSW", "FAISS (exact)", "top_k (exact)"}
+    np.testing.assert_allclose(lines["IVF"].get_xdata(), [0.6, 1.0])  # recall on x
+    np.testing.assert_allclose(lines["HNSW"].get_ydata(), [40000, 17000])  # speed on y
+    np.testing.assert_allclose(lines["top_k (exact)"].get_ydata(), [1300, 1300])
+    assert ax.get_yscale() == "log" and ax.get_title() == "100k"
+    assert {"nprobe=1", "nprobe=8", "ef=16", "ef=64"} <= {text.get_text() for text in ax.texts}
+
+
+def test_speed_recall_refuses_impossible_points():
+    from simlab.viz import show_speed_recall
+
+    with pytest.raises(ValueError, match="empty"):
+        show_speed_recall({})
+    with pytest.raises(ValueError, match="no points"):
+        show_speed_recall({"IVF": []})
+    with pytest.raises(ValueError, match="recall in"):
+        show_speed_recall({"IVF": [("nprobe=1", 100, 1.2)]})
+    with pytest.raises(ValueError, match="> 0"):
+        show_speed_recall({"IVF": [("nprobe=1", 0, 0.5)]})
