@@ -433,6 +433,15 @@ def _common_float(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
 
 
+def zero_row_error(i: int, name: str) -> ValueError:
+    """The error for row ``i`` of ``name`` being all zeros (no direction, so no cosine)."""
+    return ValueError(
+        f"row {i} of {name} is a zero vector (all zeros): it has no "
+        "direction, so cosine similarity is undefined for it; drop that row, use a "
+        "distance metric, or check why its features are all zero"
+    )
+
+
 def _unit_rows(X: np.ndarray, name: str) -> np.ndarray:
     """A copy of ``X`` with every row divided by its length; refuse a zero row."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -442,11 +451,7 @@ def _unit_rows(X: np.ndarray, name: str) -> np.ndarray:
     for i in np.flatnonzero(~np.isfinite(norms) | (norms == 0)):
         largest = np.max(np.abs(X[i]))
         if largest == 0:
-            raise ValueError(
-                f"row {i} of {name} is a zero vector (all zeros): it has no "
-                "direction, so cosine similarity is undefined for it; drop that row, use a "
-                "distance metric, or check why its features are all zero"
-            )
+            raise zero_row_error(i, name)
         row = X[i] / largest
         unit[i] = row / np.linalg.norm(row)
     return unit

@@ -45,7 +45,7 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .metrics import _matrix, _numbers, _unit_rows
+from .metrics import _matrix, _numbers, _unit_rows, zero_row_error
 
 __all__ = [
     "KINDS",
@@ -67,6 +67,9 @@ MIN_POINTS_PER_CELL = 39
 #: slow part of building an IVF index; on 100,000 clustered vectors, 256 per cell (FAISS's own
 #: cap) took twice as long as 40 and raised recall@10 by less than 0.01.
 MAX_TRAIN_POINTS_PER_CELL = 40
+
+#: build_index normalises and adds this many rows at a time (64 MB of float32 at d = 256).
+ADD_BLOCK_ROWS = 65_536
 
 #: Similarities are computed in float32; pairs this little below a threshold still count.
 SIMILARITY_TOLERANCE = 1e-5
@@ -118,8 +121,11 @@ def build_index(
     """
     if kind not in KINDS:
         raise ValueError(f"unknown index kind {kind!r}; choose one of {', '.join(KINDS)}")
-    X = _unit_float32(_matrix(vectors, "vectors"), "vectors")
+    X = _matrix(vectors, "vectors")
     n, d = X.shape
+    for i in np.flatnonzero(np.einsum("ij,ij->i", X, X) == 0):  # before the (long) training
+        if not X[i].any():
+            raise zero_row_error(int(i), "vectors")
     if kind == "exact":
         index = faiss.IndexFlatIP(d)
     elif kind == "ivf":
@@ -134,7 +140,9 @@ def build_index(
         index = faiss.IndexHNSWFlat(d, int(hnsw_m), faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = int(ef_construction)
         index.hnsw.efSearch = int(ef_search)
-    index.add(X)
+    # Normalise and add a block at a time: the index's own copy is then the only full-size one.
+    for start in range(0, n, ADD_BLOCK_ROWS):
+        index.add(_unit_float32(X[start:start + ADD_BLOCK_ROWS], "vectors"))
     return index
 
 
@@ -349,7 +357,7 @@ def _unit_float32(X: np.ndarray, name: str) -> np.ndarray:
 
 
 def _ivf(X: np.ndarray, nlist, nprobe, seed) -> faiss.Index:
-    """An empty, trained ``IndexIVFFlat`` for the unit rows ``X``."""
+    """An empty ``IndexIVFFlat`` for the rows of ``X``, trained on (a sample of) them at unit length."""
     n, d = X.shape
     if nlist is None:
         if n < MIN_POINTS_PER_CELL:
@@ -385,7 +393,7 @@ def _ivf(X: np.ndarray, nlist, nprobe, seed) -> faiss.Index:
     if n > max_train:
         sample = np.random.default_rng(seed).choice(n, size=max_train, replace=False)
         X = X[np.sort(sample)]
-    index.train(X)
+    index.train(_unit_float32(X, "vectors"))
     return index
 
 

@@ -313,6 +313,7 @@ def show_speed_recall(curves: dict, baselines: dict | None = None, title: str = 
         style = ["--", ":", "-."][i % 3]
         ax.axhline(qps, color="black", linestyle=style, linewidth=1, label=f"{name} (exact)")
     ax.set_yscale("log")
+    ax.margins(x=0.08, y=0.15)  # room for the labels of the outermost points
     ax.set_xlabel(f"recall@{k} (fraction of the true {k} nearest neighbours found)")
     ax.set_ylabel("queries per second")
     ax.grid(alpha=0.3, which="both")
