@@ -395,7 +395,7 @@ def test_lesson_in_jupyterlab(notebook, lab_server, browser):
         for k in range(expected_widgets):
             w = widgets.nth(k)
             w.locator(".jupyter-widgets").first.wait_for(timeout=deadline.left_ms())
-            if w.locator(".widget-progress").count():  # a tqdm progress bar (lesson 04's embed_folder)
+            if w.locator(".widget-hprogress").count():  # a tqdm progress bar (lesson 04's embed_folder)
                 done = w.inner_text()
                 assert re.search(r"\b(\d+)/\1\b", done), f"{notebook}: progress bar {k} stopped: {done!r}"
                 continue

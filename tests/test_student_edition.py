@@ -162,7 +162,7 @@ LESSONS = lesson_notebooks()
 
 
 def test_there_are_lessons():
-    assert [p.name[:2] for p in LESSONS] == ["01", "02", "03"]
+    assert [p.name[:2] for p in LESSONS] == ["01", "02", "03", "04"]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
