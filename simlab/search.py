@@ -68,7 +68,8 @@ MIN_POINTS_PER_CELL = 39
 #: cap) took twice as long as 40 and raised recall@10 by less than 0.01.
 MAX_TRAIN_POINTS_PER_CELL = 40
 
-#: build_index normalises and adds this many rows at a time (64 MB of float32 at d = 256).
+#: build_index normalises and adds this many rows at a time to exact and IVF indexes (64 MB of
+#: float32 at d = 256).
 ADD_BLOCK_ROWS = 65_536
 
 #: Similarities are computed in float32; pairs this little below a threshold still count.
@@ -140,6 +141,11 @@ def build_index(
         index = faiss.IndexHNSWFlat(d, int(hnsw_m), faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = int(ef_construction)
         index.hnsw.efSearch = int(ef_search)
+    if kind == "hnsw":
+        # One add: FAISS builds a worse graph from many small adds (1M clustered vectors: recall@10
+        # 0.79 instead of 0.98 at ef_search=64, added 65,536 at a time).
+        index.add(_unit_float32(X, "vectors"))
+        return index
     # Normalise and add a block at a time: the index's own copy is then the only full-size one.
     for start in range(0, n, ADD_BLOCK_ROWS):
         index.add(_unit_float32(X[start:start + ADD_BLOCK_ROWS], "vectors"))
