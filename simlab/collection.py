@@ -54,6 +54,8 @@ CACHE_FORMAT = 1  # bump when the shard layout or the meaning of a vector change
 COMPACT_ABOVE = 64  # more shards than this in one configuration are merged into one on load
 STALE_TEMP_S = 600  # a temporary file this old belongs to a run that died: remove it
 SHOW_FAILED = 5  # how many unreadable files the warning names
+#: The settings of torchvision's ImageClassification preprocessing; they are part of the cache key.
+_PREPROCESS_SETTINGS = ("resize_size", "crop_size", "mean", "std", "interpolation", "antialias")
 
 
 @dataclass
@@ -310,8 +312,7 @@ def _config(bb: Backbone, stage_name: str, pool: str, mask_method) -> dict:
     """Everything that determines a vector, besides the file: the key of a cache folder."""
     t = bb.transform
     if _standard(t):
-        names = ("resize_size", "crop_size", "mean", "std", "interpolation", "antialias")
-        prep = {n: _plain(getattr(t, n)) for n in names}
+        prep = {n: _plain(getattr(t, n)) for n in _PREPROCESS_SETTINGS}
     else:  # a transform of the student's own: its repr is the best description there is
         prep = {"transform": repr(t)}
     config = {
@@ -394,8 +395,7 @@ class _Images(Dataset):
 
 def _standard(transform) -> bool:
     """Whether ``transform`` is torchvision's ImageClassification preprocessing (or shaped like it)."""
-    return all(hasattr(transform, n) for n in ("resize_size", "crop_size", "mean", "std", "interpolation",
-                                                "antialias"))
+    return all(hasattr(transform, n) for n in _PREPROCESS_SETTINGS)
 
 
 def _normalise(bb: Backbone, images: torch.Tensor) -> torch.Tensor:
