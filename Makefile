@@ -13,7 +13,8 @@ endif
 .PHONY: setup lab test notebooks student bench assets clean
 
 setup: $(READY)
-	@$(BIN)/python -m simlab fetch --quiet mobilenet_v2 selfie_segmentation face_detection_short_range
+	@$(BIN)/python -m simlab fetch --quiet mobilenet_v2 selfie_segmentation face_detection_short_range \
+		dlib_face_recognition dlib_face_landmarks_5
 
 $(READY): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

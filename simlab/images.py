@@ -25,6 +25,7 @@ __all__ = [
     "labelled_pairs",
     "load_image",
     "paste_subject",
+    "people_photos",
     "replace_background",
     "samples",
 ]
@@ -76,6 +77,20 @@ def samples() -> dict[str, Path]:
     folder = ASSETS / "photos"
     if not folder.is_dir():
         raise ImageError(f"{folder}: the kit's photo folder is missing; run assets/build_assets.py")
+    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES}
+
+
+def people_photos() -> dict[str, Path]:
+    """Real photos of people for "the same person?" (lesson 03), as ``{name: path}``.
+
+    Four official White House photos from ``assets/people``: ``"obama"``, ``"obama2"`` and
+    ``"obama3"`` show Barack Obama in three rooms and poses, ``"biden"`` shows Joe Biden in a
+    similar dark suit and pose. Public domain (works of the US government, by Pete Souza); their
+    use implies no endorsement. See ``assets/ATTRIBUTION.md``.
+    """
+    folder = ASSETS / "people"
+    if not folder.is_dir():
+        raise ImageError(f"{folder}: the kit's people folder is missing; run assets/build_assets.py")
     return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES}
 
 

