@@ -23,6 +23,12 @@ A second part times ``simlab.embed`` (MobileNetV2, deepest stage, one batch) wit
 on the photos that have a subject; the segmentation itself is not in that time. It is skipped
 when ``embed`` has no ``masks=``.
 
+A third part times the face-identity pipeline of ``simlab.faces`` on the photos with a face
+(the four in ``simlab.people_photos()``, 396x900 to 720x900, plus the astronaut and Grace Hopper):
+dlib's HOG face detection, then the 5-point alignment and the 128-d identity vector of the
+largest face, next to a MobileNetV2 embedding of the same photo (batch of one), in the same
+rounds; ratios are to MobileNetV2. The face part is skipped when the dlib models are missing.
+
 Run from the project root (about 2 minutes on 2 cores):
 
     .venv/bin/python bench/subject.py
@@ -154,6 +160,40 @@ def embedding_part(photos: dict) -> None:
     print(f"  masked {m:8.1f} ms/image   ratio masked/plain {m / p:.2f}x (masks given, not computed)")
 
 
+def face_part() -> None:
+    """ms per photo: face detection, alignment + identity vector, and a MobileNetV2 embedding."""
+    import numpy as np
+
+    from simlab import embed, faces, load_backbone, people_photos
+
+    try:
+        detector, landmarks, recognizer = faces._models()
+    except Exception as e:  # noqa: BLE001 - reported, the benchmark goes on without it
+        print(f"Face identity: skipped ({type(e).__name__}: {str(e).splitlines()[0]})")
+        return
+    photos = {n: load_image(p) for n, p in people_photos().items()}
+    photos |= {n: load_image(samples()[n]) for n in ("astronaut", "grace_hopper")}
+    backbone = load_backbone("mobilenet_v2", weights=None)  # random weights: same cost
+    times = {"detect": [], "align + embed": [], "mobilenet_v2": []}
+    for _ in range(ROUNDS):
+        for image in photos.values():
+            pixels = np.ascontiguousarray(np.asarray(image))
+            start = time.perf_counter()
+            box = max(detector(pixels, faces.UPSAMPLE), key=lambda r: r.area())
+            times["detect"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            recognizer.compute_face_descriptor(pixels, landmarks(pixels, box))
+            times["align + embed"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            embed(backbone, image)
+            times["mobilenet_v2"].append(time.perf_counter() - start)
+    medians = {k: statistics.median(v) * 1000 for k, v in times.items()}
+    print(f"Face identity, ms per photo ({len(photos)} photos x {ROUNDS} rounds; "
+          f"{', '.join(sorted({f'{im.width}x{im.height}' for im in photos.values()}))})")
+    for kind, ms in medians.items():
+        print(f"  {kind:14} {ms:8.1f} ms   {ms / medians['mobilenet_v2']:5.2f}x MobileNetV2")
+
+
 def main() -> None:
     started = time.perf_counter()
     photos = {name: load_image(path) for name, path in samples().items()}
@@ -167,6 +207,8 @@ def main() -> None:
     methods = prepare_methods()
     segmentation_table(methods, photos)
     embedding_part(photos)
+    print()
+    face_part()
     print(f"\ntotal benchmark time {time.perf_counter() - started:.0f} s")
 
 
