@@ -19,12 +19,14 @@ __all__ = [
     "check_cosine_from_distance",
     "check_cosine_function",
     "check_index_memory",
+    "check_margins",
     "check_masked_average",
     "check_pair_count",
     "check_output_shape",
     "check_ranking",
     "check_recall",
     "check_strongest_channel",
+    "check_threshold",
     "check_to_chw",
     "check_vector_length",
 ]
@@ -339,3 +341,56 @@ def check_pair_count(answer, vectors, threshold: float) -> None:
     if got == int(np.triu((v @ v.T) > threshold, k=1).sum()):
         raise ExerciseError(f"a pair that scores exactly {threshold} counts: use >=, not >")
     raise ExerciseError(f"expected {expected} pairs, got {got}")
+
+
+def check_margins(answer, scores: dict, same: list, other: list, prediction=None) -> None:
+    """Check a ``{method: margin}`` dict: for each method of ``scores`` (``{method: {pair: score}}``,
+    higher = more alike), the worst same-person score minus the best other-person score.
+
+    ``same`` and ``other`` are the lists of pairs of each kind. ``prediction``, if given, is the
+    list of methods the student expected to separate the people (margin > 0); the check says
+    how it compares with the data.
+    """
+    expected = {m: min(s[p] for p in same) - max(s[p] for p in other) for m, s in scores.items()}
+    answer = dict(answer)
+    if sorted(answer) != sorted(expected):
+        raise ExerciseError(f"give one margin for each method: {', '.join(expected)}")
+    for method, want in expected.items():
+        got = float(answer[method])
+        if np.isclose(got, want, atol=1e-6):
+            continue
+        s = scores[method]
+        if np.isclose(got, -want, atol=1e-6):
+            raise ExerciseError(f"{method}: the sign is reversed: worst SAME-person minus best OTHER-person")
+        means = np.mean([s[p] for p in same]) - np.mean([s[p] for p in other])
+        if np.isclose(got, means, atol=1e-6):
+            raise ExerciseError(f"{method}: that is the difference of the means; the margin compares the "
+                                "worst same-person pair with the best other-person pair (min and max)")
+        raise ExerciseError(f"{method}: expected {want:+.3f}, got {got:+.3f}")
+    separating = [m for m, v in expected.items() if v > 0]
+    message = f"only {', '.join(separating) or 'none'} put every same-person pair above every other one."
+    if prediction is not None:
+        hit = sorted(prediction) == sorted(separating)
+        verdict = "right" if hit else "not quite right"
+        message += f" Your prediction ({', '.join(prediction) or 'none'}) was {verdict}."
+    _correct(message)
+
+
+def check_threshold(answer, same_distances, other_distances) -> None:
+    """Check a distance threshold that calls every same-person pair "same" (distance < threshold)
+    and every other-person pair "other" (distance >= threshold)."""
+    same_d, other_d = np.asarray(same_distances, dtype=float), np.asarray(other_distances, dtype=float)
+    t = float(answer)
+    wrong_same, wrong_other = int((same_d >= t).sum()), int((other_d < t).sum())
+    if not wrong_same and not wrong_other:
+        low, high = same_d.max(), other_d.min()
+        _correct(f"{t:.2f} lies between the largest same-person distance ({low:.2f}) and the smallest "
+                 f"other-person distance ({high:.2f}). It was chosen on these very pairs, so it says "
+                 "nothing yet about new photos: the model's own 0.6 was chosen on other data, which is "
+                 "why it is a fair test.")
+        return
+    if t > other_d.max() or t < same_d.min():
+        raise ExerciseError("for a DISTANCE, small means alike: same-person pairs must fall below "
+                            "the threshold")
+    raise ExerciseError(f"with {t:.2f}, {wrong_same} same-person pair(s) would be called other and "
+                        f"{wrong_other} other-person pair(s) would be called the same person")

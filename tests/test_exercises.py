@@ -10,10 +10,12 @@ from simlab.exercises import (
     check_box_mask,
     check_cosine_from_distance,
     check_cosine_function,
+    check_margins,
     check_masked_average,
     check_output_shape,
     check_ranking,
     check_strongest_channel,
+    check_threshold,
     check_to_chw,
     check_vector_length,
 )
@@ -299,3 +301,40 @@ def test_pair_count(capsys):
         check_pair_count(6, v, 0.7)
     with pytest.raises(ExerciseError, match=">=, not >"):
         check_pair_count(1, v, 0.8)
+
+
+# --- lesson 03: margins and a threshold -----------------------------------------------------
+
+_SCORES = {"a": {("x", "y"): 0.9, ("x", "z"): 0.5, ("y", "z"): 0.6},
+           "b": {("x", "y"): 0.55, ("x", "z"): 0.5, ("y", "z"): 0.7}}
+_SAME, _OTHER = [("x", "y")], [("x", "z"), ("y", "z")]
+
+
+def test_check_margins_accepts_the_margins_and_compares_the_prediction(capsys):
+    check_margins({"a": 0.3, "b": -0.15}, _SCORES, _SAME, _OTHER, prediction=["a"])
+    out = capsys.readouterr().out
+    assert out.startswith("Correct:") and "only a put every" in out and "was right" in out
+    check_margins({"a": 0.3, "b": -0.15}, _SCORES, _SAME, _OTHER, prediction=["a", "b"])
+    assert "not quite right" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer, hint", [
+    ({"a": -0.3, "b": 0.15}, "sign is reversed"),
+    ({"a": 0.35, "b": -0.05}, "difference of the means"),
+    ({"a": 0.3}, "one margin for each method"),
+    ({"a": 0.3, "b": 0.2}, "expected -0.150"),
+])
+def test_check_margins_explains_mistakes(answer, hint):
+    with pytest.raises(ExerciseError, match=hint):
+        check_margins(answer, _SCORES, _SAME, _OTHER)
+
+
+def test_check_threshold(capsys):
+    check_threshold(0.6, [0.3, 0.45], [0.7, 0.9])
+    assert "between the largest same-person distance (0.45)" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="small means alike"):
+        check_threshold(0.2, [0.3, 0.45], [0.7, 0.9])
+    with pytest.raises(ExerciseError, match="1 same-person pair"):
+        check_threshold(0.4, [0.3, 0.45], [0.7, 0.9])
+    with pytest.raises(ExerciseError, match="1 other-person pair"):
+        check_threshold(0.8, [0.3, 0.45], [0.7, 0.9])
