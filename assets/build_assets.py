@@ -13,8 +13,8 @@ scikit-image, scikit-learn and matplotlib (the ``dev`` extra) and no network. It
   landscape), each with its subject mask as ``*_mask.png``, for lesson 03. This step needs the
   selfie-segmentation weights (``python -m simlab fetch selfie_segmentation``);
 - ``assets/people/``: four official White House photos (three of Barack Obama in different
-  rooms, one of Joe Biden; public domain, by Pete Souza) for "the same person?" in lesson 03,
-  downscaled from the test images of the ``face_recognition==1.3.0`` source archive on PyPI.
+  rooms, one of Joe Biden; public domain, by Pete Souza) for "the same person?" in lesson 03:
+  the top square of each (head and shoulders) at 512x512, from the test images of the ``face_recognition==1.3.0`` source archive on PyPI.
   This step downloads that archive (about 3 MB, checked by sha256) with ``pip download``.
 
 The results are committed; the script is deterministic.
@@ -43,7 +43,7 @@ COMPOSITES = ASSETS / "composites"
 PEOPLE = ASSETS / "people"
 PEOPLE_SDIST = ("face_recognition==1.3.0", "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec")
 PEOPLE_FILES = ["obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg"]
-PEOPLE_HEIGHT = 900  # pixels; the faces stay 110-160 px wide, plenty for the face detector
+PEOPLE_SIZE = 512  # the top square of each portrait (head and shoulders), 512x512: the networks see it all
 COMPOSITE_SIZE = 448
 SUBJECTS = ["astronaut", "grace_hopper"]
 BACKGROUNDS = ["brick", "grass", "gravel", "china"]  # china.jpg: a temple in a landscape
@@ -167,8 +167,10 @@ def build_people() -> None:
             for name in PEOPLE_FILES:
                 member = f"{archive.name[:-len('.tar.gz')]}/tests/test_images/{name}"
                 image = Image.open(tf.extractfile(member)).convert("RGB")
-                image = image.resize((round(image.width * PEOPLE_HEIGHT / image.height), PEOPLE_HEIGHT),
-                                     Image.Resampling.LANCZOS)
+                # The portraits are tall; the backbones' preprocessing keeps only the centre square,
+                # which would cut off the heads. Keep the top square, which holds head and shoulders.
+                image = image.crop((0, 0, image.width, image.width))
+                image = image.resize((PEOPLE_SIZE, PEOPLE_SIZE), Image.Resampling.LANCZOS)
                 image.save(PEOPLE / name, quality=90)
                 print(f"assets/people/{name}  {image.width}x{image.height}")
 
