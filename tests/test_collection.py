@@ -28,8 +28,9 @@ PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "motorcycle_left", "flower
 
 
 @pytest.fixture(scope="module")
-def backbone():
-    return load_backbone()  # ImageNet MobileNetV2, offline from the weight cache
+def backbone(pretrained):
+    """ImageNet MobileNetV2 (conftest.py), offline from the weight cache."""
+    return pretrained
 
 
 @pytest.fixture
