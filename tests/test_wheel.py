@@ -93,7 +93,8 @@ def installed(wheel, tmp_path_factory) -> Path:
 def test_wheel_holds_the_assets_and_the_command(wheel):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        entry_points = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
+        (info,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        entry_points = archive.read(info).decode()
     expected = asset_files()
     assert len(expected) >= 50  # 13 photos, 32 variants, 10 composites, pairs.csv, ATTRIBUTION.md
     assert {"simlab/assets/pairs.csv", "simlab/assets/ATTRIBUTION.md"} <= expected
