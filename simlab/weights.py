@@ -128,8 +128,13 @@ def cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def sha256_of(path: Path) -> str:
-    """The sha256 hex digest of the file at ``path``, read in 1 MiB blocks."""
+def sha256_of(path) -> str:
+    """The sha256 hex digest (64 characters) of the bytes of the file at ``path``.
+
+    Read in 1 MiB blocks, so large files do not fill the memory. Raises ``OSError`` (e.g.
+    ``FileNotFoundError``) when the file cannot be read. (``simlab.collection.content_hash``
+    is this function.)
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -443,9 +443,9 @@ def test_clear_errors(tmp_path, folder, backbone, monkeypatch):
     with pytest.raises(ValueError, match=r"pool='max' with mask_method='grabcut'"):
         embed_folder(folder, backbone, pool="max", mask_method="grabcut")
     for bad in (0, -1, 2.5):
-        with pytest.raises(ValueError, match=rf"batch_size={bad!r}"):
+        with pytest.raises(ValueError, match=rf"batch_size must be a whole number >= 1, got {bad!r}"):
             embed_folder(folder, backbone, batch_size=bad)
-    with pytest.raises(ValueError, match="num_workers=-1"):
+    with pytest.raises(ValueError, match="num_workers must be a whole number >= 0, got -1"):
         embed_folder(folder, backbone, num_workers=-1)
     with pytest.raises(ValueError, match="unknown backbone 'alexnet'"):
         embed_folder(folder, "alexnet")

@@ -349,7 +349,7 @@ def test_top_k_errors():
     for k in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="k must be a whole number >= 1"):
             top_k(Q, G, k=k)
-    with pytest.raises(ValueError, match="block_rows must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="block_rows must be a whole number >= 1, got 0"):
         top_k(Q, G, k=2, block_rows=0)
     with pytest.raises(ValueError, match="block_rows must be a whole number"):
         top_k(Q, G, k=2, block_rows=1.5)
