@@ -26,7 +26,7 @@ def test_starts_on_the_requested_image_and_stage(explorer):
 
 def test_changing_stage_or_channel_never_reruns_the_network(explorer):
     assert explorer.forward_passes == 1
-    for stage in explorer.random_mobilenet.stage_names:
+    for stage in explorer.backbone.stage_names:
         explorer.stage.value = stage
         explorer.channel.value = 5
     assert explorer.forward_passes == 1
