@@ -42,7 +42,7 @@ test: setup lint
 # The quick loop while developing (about a minute): lint and the unit tests; no lesson is
 # executed, no wheel built, no browser started.
 check: setup lint
-	$(OFFLINE) $(BIN)/python -m pytest tests -m "not slow and not browser"
+	SIMLAB_QUICK=1 $(OFFLINE) $(BIN)/python -m pytest tests -m "not slow and not browser"
 
 # Re-execute every lesson in place so the committed outputs match the code.
 notebooks: setup
