@@ -1,8 +1,13 @@
-# `make lab` and `make test` each set up .venv first; re-running them on a set-up machine is quick.
+# `make lab`, `make test` and `make check` each set up .venv first; re-running them is quick.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-READY  := $(VENV)/.installed
+# One stamp per set of extras (pyproject.toml): `student` for the lessons, `dev` for everything
+# (student + test + teacher + browser + what `make assets` needs).
+STUDENT := $(VENV)/.installed-student
+DEV     := $(VENV)/.installed-dev
+FETCH   := $(BIN)/simlab fetch --quiet mobilenet_v2 selfie_segmentation face_detection_short_range \
+           dlib_face_recognition dlib_face_landmarks_5
 
 # CI sets SIMLAB_OFFLINE_TESTS=1: the tests then run in a network namespace with only loopback,
 # which proves the kit works offline once set up.
@@ -10,24 +15,35 @@ ifeq ($(SIMLAB_OFFLINE_TESTS),1)
 OFFLINE := unshare --net -- sh -c 'ip link set lo up && exec "$$@"' offline
 endif
 
-.PHONY: setup lab test notebooks student bench assets clean
+.PHONY: setup lab test check lint notebooks student bench assets clean
 
-setup: $(READY)
-	@$(BIN)/python -m simlab fetch --quiet mobilenet_v2 selfie_segmentation face_detection_short_range \
-		dlib_face_recognition dlib_face_landmarks_5
+setup: $(DEV)
+	@$(FETCH)
 
-$(READY): pyproject.toml
+$(VENV)/.installed-%: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[$*]'
 	@touch $@
 
-# Jupyter refuses to run as root unless told; root is common in containers and classroom VMs.
-lab: setup
+# What a student needs: the kit, JupyterLab and the weights. Jupyter refuses to run as root
+# unless told; root is common in containers and classroom VMs.
+lab: $(STUDENT)
+	@$(FETCH)
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: setup
+lint: $(DEV)
+	$(BIN)/ruff check .
+
+# Everything CI runs: lint, unit tests, the wheel test, every lesson (nbval), the student
+# edition and the lessons in a browser.
+test: setup lint
 	$(OFFLINE) $(BIN)/python -m pytest
+
+# The quick loop while developing (about a minute): lint and the unit tests; no lesson is
+# executed, no wheel built, no browser started.
+check: setup lint
+	SIMLAB_QUICK=1 $(OFFLINE) $(BIN)/python -m pytest tests -m "not slow and not browser"
 
 # Re-execute every lesson in place so the committed outputs match the code.
 notebooks: setup
@@ -36,13 +52,13 @@ notebooks: setup
 # The student edition in student/: solutions replaced by
 # stubs that raise NotImplementedError, hidden tests and outputs removed, by nbgrader's preprocessors.
 student: setup
-	$(BIN)/python -m simlab.editions student
+	$(BIN)/simlab student student
 
 bench: setup
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 assets: setup
-	$(BIN)/python assets/build_assets.py
+	$(BIN)/python simlab/assets/build_assets.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis

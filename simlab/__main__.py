@@ -1,7 +1,7 @@
-"""``python -m simlab fetch [NAME ...]`` fetches weight files; ``python -m simlab list`` lists them."""
+"""``python -m simlab ...`` is the ``simlab`` command: fetch, list, student (see :mod:`simlab.cli`)."""
 
 import sys
 
-from .weights import main
+from .cli import main
 
-sys.exit(main(sys.argv[1:]))
+sys.exit(main())

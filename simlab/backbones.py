@@ -10,6 +10,8 @@ practice of truncating ``model.children()`` after ``layer1``, ``layer2``, ``laye
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +20,13 @@ import torch
 import torchvision.models as tvm
 import torchvision.transforms.v2.functional as TF
 from torch import nn
+from torchvision.models.feature_extraction import create_feature_extractor
 from torchvision.transforms import InterpolationMode
 
 from .images import as_mask, load_image
 from .weights import fetch
 
-__all__ = ["BACKBONES", "Backbone", "Stage", "load_backbone"]
+__all__ = ["BACKBONES", "Backbone", "Stage", "load_backbone", "load_state"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class Backbone:
 
     ``model`` is the torchvision module; ``stages`` lists :class:`Stage` shallow to deep;
     ``weights`` says where the parameters came from ("IMAGENET1K_V1", "random" or a file path).
+    The feature extractors built for it (:meth:`feature_extractor`) are kept on it.
     """
 
     name: str
@@ -139,10 +143,40 @@ class Backbone:
         valid = ", ".join(s.name for s in self.stages)
         raise ValueError(f"{self.name} has no stage {name!r}; valid stages: {valid}")
 
+    def resolve_stage(self, stage: str | None = None) -> Stage:
+        """The stage called ``stage``, or the deepest stage when ``stage`` is ``None``.
+
+        The one default-stage rule of the kit: every function with ``stage=None`` means the
+        deepest stage. Any other value must name a stage (an empty string too raises the
+        ``ValueError`` of :meth:`stage`, which lists the valid names).
+        """
+        return self.stages[-1] if stage is None else self.stage(stage)
+
     @property
     def stage_names(self) -> list[str]:
         """Stage names, shallow to deep."""
         return [s.name for s in self.stages]
+
+    def feature_extractor(self, stages: Sequence[Stage]) -> nn.Module:
+        """The part of the network that returns the maps of ``stages``, ``{stage name: Tensor}``.
+
+        Built with torchvision's ``create_feature_extractor`` (eval mode) on the first request for
+        this combination of stages and kept on the backbone, so later calls do not trace the
+        model again. ``stages`` are :class:`Stage` objects of this backbone (see :meth:`stage`).
+        """
+        key = tuple(s.node for s in stages)
+        if key not in self._extractors:
+            nodes = {s.node: s.name for s in stages}
+            self._extractors[key] = create_feature_extractor(self.model, return_nodes=nodes).eval()
+        return self._extractors[key]
+
+    def preprocessing_only(self) -> Backbone:
+        """A copy that preprocesses photos and masks like this one but holds no network.
+
+        For worker processes that only decode and crop (e.g. a ``DataLoader``'s): it is cheap to
+        pickle, and no extractor built there is sent back.
+        """
+        return dataclasses.replace(self, model=nn.Identity(), _extractors={})
 
 
 def load_backbone(name: str = "mobilenet_v2", weights="default") -> Backbone:
@@ -164,7 +198,7 @@ def load_backbone(name: str = "mobilenet_v2", weights="default") -> Backbone:
     if weights is None:
         origin = "random"
     elif isinstance(weights, str) and weights == "default":
-        _load_state(model, fetch(name), name)
+        load_state(model, fetch(name), name)
         origin = "IMAGENET1K_V1"
     elif isinstance(weights, (str, Path)):
         path = Path(weights)
@@ -172,7 +206,7 @@ def load_backbone(name: str = "mobilenet_v2", weights="default") -> Backbone:
             raise ValueError(
                 f"weights={str(weights)!r}: no such file; use 'default', None or a .pth path"
             )
-        _load_state(model, path, name)
+        load_state(model, path, name)
         origin = str(path)
     else:
         raise ValueError(f"weights={weights!r}: use 'default', None or a path to a .pth file")
@@ -180,7 +214,14 @@ def load_backbone(name: str = "mobilenet_v2", weights="default") -> Backbone:
     return Backbone(name, model.eval(), spec.stages, origin, transform)
 
 
-def _load_state(model: nn.Module, path: Path, name: str) -> None:
+def load_state(model: nn.Module, path: Path, name: str) -> None:
+    """Load the state-dict file at ``path`` into ``model`` (in place); ``name`` names the model
+    in errors.
+
+    Accepts a plain state dict or a checkpoint holding one under ``"state_dict"``. Raises
+    ``ValueError`` naming the file when it is not a readable PyTorch file, holds no state dict, or
+    does not fit the model (missing or unexpected keys, wrong shapes).
+    """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - torch raises many types for unreadable files

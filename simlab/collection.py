@@ -21,7 +21,6 @@ kernel, loses at most the batch in flight, and a later run carries on where it s
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -44,6 +43,8 @@ from . import subject
 from .backbones import Backbone, load_backbone
 from .features import MIN_MASK_PIXELS, POOLS, extract_features, masked_pool, pool_map
 from .images import load_image
+from .validation import whole_number
+from .weights import sha256_of
 
 __all__ = ["IMAGE_SUFFIXES", "Collection", "content_hash", "embed_folder", "image_files"]
 
@@ -119,17 +120,8 @@ def image_files(folder, recursive: bool = True) -> list[Path]:
     )
 
 
-def content_hash(path) -> str:
-    """The sha256 hex digest (64 characters) of the bytes of the file at ``path``.
-
-    Read in 1 MiB chunks, so large files do not fill the memory. Raises ``OSError`` (e.g.
-    ``FileNotFoundError``) when the file cannot be read.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+#: A file's key in the cache: the sha256 of its bytes (:func:`simlab.weights.sha256_of`).
+content_hash = sha256_of
 
 
 def weights_fingerprint(model: nn.Module) -> str:
@@ -189,7 +181,7 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
     bb = load_backbone(backbone) if isinstance(backbone, str) else backbone
     if not isinstance(bb, Backbone):
         raise TypeError(f"backbone must be a name or a Backbone, got a {type(backbone).__name__}")
-    stage_name = bb.stage(stage).name if stage is not None else bb.stages[-1].name
+    stage_name = bb.resolve_stage(stage).name
     config = _config(bb, stage_name, pool, mask_method)
 
     failed: dict[int, str] = {}
@@ -263,12 +255,9 @@ def _check_options(pool, mask_method, batch_size, num_workers) -> None:
                 f"pool={pool!r} with mask_method={mask_method!r}: masked pooling is an average "
                 "over the subject, use pool='avg' (the default)"
             )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size={batch_size!r}: must be a whole number >= 1")
-    if num_workers is not None and (
-        isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0
-    ):
-        raise ValueError(f"num_workers={num_workers!r}: must be None (automatic) or a whole number >= 0")
+    whole_number(batch_size, "batch_size")
+    if num_workers is not None:
+        whole_number(num_workers, "num_workers", minimum=0)
 
 
 def _input_paths(folder_or_paths) -> list[Path]:
@@ -356,7 +345,7 @@ class _Images(Dataset):
         self.mask_method = mask_method
         # Only the preprocessing is needed here; leave the network behind (workers started by
         # "spawn", as on macOS and Windows, receive a pickled copy of this object).
-        self.prep = dataclasses.replace(bb, model=nn.Identity(), _extractors={})
+        self.prep = bb.preprocessing_only()
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -11,15 +11,16 @@ nbgrader course unchanged.
 
 Command line (``make student`` calls it)::
 
-    python -m simlab.editions OUT_DIR [NOTEBOOK ...]
+    simlab student OUT_DIR [NOTEBOOK ...]      (or python -m simlab.editions OUT_DIR ...)
 
-writes ``OUT_DIR/<name>.ipynb`` for each lesson (default: ``notebooks/0*.ipynb``). The lessons
-find the kit's photos through ``simlab.images.ASSETS``, so OUT_DIR can be any folder.
+writes ``OUT_DIR/<name>.ipynb`` for each lesson (default: ``notebooks/0*.ipynb`` of the current
+folder, the kit's checkout: the teacher's notebooks are not part of the installed package). The
+lessons find the kit's photos through ``simlab.images.ASSETS`` (package data), so OUT_DIR can be
+any folder.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import sys
 from collections.abc import Iterable
@@ -30,7 +31,8 @@ from nbformat import NotebookNode
 
 __all__ = ["EditionError", "lesson_notebooks", "main", "student_notebook", "write_student_edition"]
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+#: Where the teacher's lessons are looked for by default: ``notebooks/`` of the current folder.
+NOTEBOOKS = Path("notebooks")
 
 
 class EditionError(ValueError):
@@ -87,19 +89,23 @@ def student_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
 
 
 def lesson_notebooks(folder: str | Path = NOTEBOOKS) -> list[Path]:
-    """The lessons in ``folder`` (``0*.ipynb``), in order."""
+    """The lessons in ``folder`` (``0*.ipynb``), in order; by default ``./notebooks``."""
     return sorted(Path(folder).glob("0*.ipynb"))
 
 
 def write_student_edition(out_dir: str | Path, sources: Iterable[str | Path] | None = None) -> list[Path]:
     """Write the student edition of each source notebook into ``out_dir``; return the new paths.
 
-    ``sources`` defaults to the kit's lessons. Every notebook is converted before any is
-    written, so a bad source leaves ``out_dir`` as it was.
+    ``sources`` defaults to the lessons in ``./notebooks`` (:func:`lesson_notebooks`). Every
+    notebook is converted before any is written, so a bad source leaves ``out_dir`` as it was.
+    Raises :class:`EditionError` when there is nothing to convert or a source is refused.
     """
     sources = [Path(p) for p in (lesson_notebooks() if sources is None else sources)]
     if not sources:
-        raise EditionError("no notebooks to convert")
+        raise EditionError(
+            f"no notebooks to convert: {NOTEBOOKS.resolve()} holds no lesson (0*.ipynb); run this in "
+            "the kit's folder or name the notebooks"
+        )
     editions = []
     for src in sources:
         try:
@@ -118,22 +124,10 @@ def write_student_edition(out_dir: str | Path, sources: Iterable[str | Path] | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m simlab.editions",
-        description="Write the student edition of the lessons (solutions replaced by stubs, hidden "
-        "tests and outputs removed) with nbgrader's preprocessors.",
-    )
-    parser.add_argument("out_dir", help="folder for the student notebooks, e.g. student")
-    parser.add_argument("notebooks", nargs="*", help=f"source notebooks (default: {NOTEBOOKS}/0*.ipynb)")
-    args = parser.parse_args(argv)
-    try:
-        written = write_student_edition(args.out_dir, args.notebooks or None)
-    except EditionError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    for path in written:
-        print(f"wrote {path}")
-    return 0
+    """``python -m simlab.editions OUT_DIR [NOTEBOOK ...]``: the same as ``simlab student``."""
+    from .cli import main as simlab_main
+
+    return simlab_main(["student", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

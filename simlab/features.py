@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as nnf
-from torchvision.models.feature_extraction import create_feature_extractor
 
 from .backbones import Backbone
 from .images import as_mask, load_image
@@ -78,15 +77,11 @@ def extract_features(backbone: Backbone, images, stages=None) -> dict[str, torch
         if not names:
             raise ValueError(f"no stages requested; valid stages: {', '.join(backbone.stage_names)}")
         wanted = [backbone.stage(n) for n in names]
-    key = tuple(s.node for s in wanted)
-    if key not in backbone._extractors:
-        nodes = {s.node: s.name for s in wanted}
-        backbone._extractors[key] = create_feature_extractor(backbone.model, return_nodes=nodes).eval()
     batch = to_batch(backbone, images)
     # no_grad, not inference_mode: inference tensors refuse in-place edits such as
     # ``fmap /= fmap.max()`` outside inference mode, which students (and viz code) do.
     with torch.no_grad():
-        out = backbone._extractors[key](batch)
+        out = backbone.feature_extractor(wanted)(batch)
     return {
         s.name: (out[s.name].permute(0, 3, 1, 2) if s.channels_last else out[s.name]).contiguous()
         for s in wanted
@@ -194,7 +189,7 @@ def embed(backbone: Backbone, images, stage: str | None = None, pool: str = "avg
     of masks that differs from the number of images, a mask that is not 2-D boolean or not the
     size of its image, and a mask with no subject pixel inside the centre crop (never NaN).
     """
-    name = backbone.stage(stage).name if stage else backbone.stages[-1].name
+    name = backbone.resolve_stage(stage).name
     if masks is None:
         fmap = extract_features(backbone, images, [name])[name]
         return pool_map(fmap, pool).numpy().astype(np.float32)
@@ -222,7 +217,7 @@ def subject_and_background(backbone: Backbone, images, masks,
     Raises ``ValueError`` as :func:`embed` does, and also when a mask leaves no background
     pixel inside the centre crop.
     """
-    name = backbone.stage(stage).name if stage else backbone.stages[-1].name
+    name = backbone.resolve_stage(stage).name
     batch, weights = masked_inputs(backbone, images, masks)
     _check_area(backbone, 1.0 - weights, "background")
     fmap = extract_features(backbone, batch, [name])[name]
@@ -249,7 +244,7 @@ def match_heatmap(backbone: Backbone, image, reference, reference_mask,
     ``image`` is ONE image (or a preprocessed Tensor[3, H, W]). Raises ``ValueError`` for
     several images, a bad mask (see :func:`masked_inputs`) or an unknown stage.
     """
-    name = backbone.stage(stage).name if stage else backbone.stages[-1].name
+    name = backbone.resolve_stage(stage).name
     if isinstance(image, (list, tuple)) or (isinstance(image, torch.Tensor) and image.ndim == 4
                                             and image.shape[0] != 1):
         raise ValueError("match_heatmap takes ONE image (and one reference), not a list or batch")

@@ -13,11 +13,10 @@ with :func:`simlab.images.load_image` and turns the hash into a string of ``'0'`
 
 from __future__ import annotations
 
-import numbers
-
 import imagehash
 
 from .images import load_image
+from .validation import whole_number
 
 __all__ = ["HASH_METHODS", "hash_bits"]
 
@@ -46,11 +45,10 @@ def hash_bits(image, method: str = "phash", hash_size: int = 8) -> str:
     """
     if method not in HASH_METHODS:
         raise ValueError(f"unknown hash method {method!r}; choose one of {', '.join(HASH_METHODS)}")
-    if isinstance(hash_size, bool) or not isinstance(hash_size, numbers.Integral) or hash_size < 2:
-        raise ValueError(f"hash_size must be a whole number >= 2, got {hash_size!r}")
+    hash_size = whole_number(hash_size, "hash_size", minimum=2)
     if method == "whash" and hash_size & (hash_size - 1):
         raise ValueError(
             f"whash needs a hash_size that is a power of 2 (4, 8, 16...), got {hash_size}"
         )
-    bits = HASH_METHODS[method](load_image(image), hash_size=int(hash_size)).hash.ravel()
+    bits = HASH_METHODS[method](load_image(image), hash_size=hash_size).hash.ravel()
     return "".join("1" if bit else "0" for bit in bits)

@@ -7,13 +7,17 @@ message that names it, instead of deep inside torch.
 from __future__ import annotations
 
 import csv
+import importlib.resources
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+#: The kit's photos, altered copies, composites and labelled pairs: package data in
+#: ``simlab/assets`` (so a wheel install has them too), found through ``importlib.resources``.
+#: simlab is installed as files (never zipped), so this is a real folder.
+ASSETS = Path(str(importlib.resources.files(__package__).joinpath("assets")))
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 __all__ = [
@@ -69,33 +73,38 @@ def load_image(source) -> Image.Image:
 
 
 def samples() -> dict[str, Path]:
-    """The kit's photos in ``assets/photos``, as ``{name: path}`` sorted by name.
+    """The kit's photos in :data:`ASSETS` ``/ "photos"``, as ``{name: path}`` sorted by name.
 
     The name is the file name without its suffix, e.g. ``"chelsea"`` (a cat) or
-    ``"motorcycle_left"``. See ``assets/ATTRIBUTION.md`` for the source of each photo.
+    ``"motorcycle_left"``. See ``simlab/assets/ATTRIBUTION.md`` for the source of each photo.
+    Raises :class:`ImageError` naming the folder when it is missing (a broken install).
     """
     folder = ASSETS / "photos"
     if not folder.is_dir():
-        raise ImageError(f"{folder}: the kit's photo folder is missing; run assets/build_assets.py")
+        raise ImageError(
+            f"{folder}: the kit's photo folder is missing from the installed package; reinstall "
+            "simlab (in a checkout: `make assets` rebuilds it)"
+        )
     return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES}
 
 
 def people_photos() -> dict[str, Path]:
     """Real photos of people for "the same person?" (lesson 03), as ``{name: path}``.
 
-    Four official White House photos from ``assets/people``: ``"obama"``, ``"obama2"`` and
-    ``"obama3"`` show Barack Obama in three rooms and poses, ``"biden"`` shows Joe Biden in a
+    Four official White House photos from :data:`ASSETS` ``/ "people"``: ``"obama"``, ``"obama2"``
+    and ``"obama3"`` show Barack Obama in three rooms and poses, ``"biden"`` shows Joe Biden in a
     similar dark suit and pose. Public domain (works of the US government, by Pete Souza); their
-    use implies no endorsement. See ``assets/ATTRIBUTION.md``.
+    use implies no endorsement. See ``simlab/assets/ATTRIBUTION.md``.
     """
     folder = ASSETS / "people"
     if not folder.is_dir():
-        raise ImageError(f"{folder}: the kit's people folder is missing; run assets/build_assets.py")
+        raise ImageError(f"{folder}: the kit's people folder is missing; "
+                         "run simlab/assets/build_assets.py")
     return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES}
 
 
 def labelled_pairs() -> list[tuple[Path, Path, bool]]:
-    """The kit's labelled pairs from ``assets/pairs.csv``: ``(path_a, path_b, same_subject)``.
+    """The kit's labelled pairs from ``simlab/assets/pairs.csv``: ``(path_a, path_b, same_subject)``.
 
     Same subject means the same object or scene: a photo and an altered copy of it (crop,
     mirrored greyscale, colour shift, low-quality JPEG), or the two motorcycle views.

@@ -29,7 +29,6 @@ reporting it, and because skipping its repeated input checks makes it no slower.
 
 from __future__ import annotations
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -38,6 +37,8 @@ import torch
 from rapidfuzz.distance import Hamming, Levenshtein
 from sklearn.metrics import precision_recall_curve
 from sklearn.metrics.pairwise import euclidean_distances, manhattan_distances
+
+from .validation import as_matrix, as_numbers, check_finite, unit_rows, whole_number
 
 __all__ = [
     "METRICS",
@@ -124,7 +125,7 @@ def distance_to_similarity(d):
     array of the same shape). Raises ``ValueError`` for a negative distance, NaN or a
     non-numeric value.
     """
-    arr = _numbers(d, "d").astype(np.float64, copy=False)
+    arr = as_numbers(d, "d").astype(np.float64, copy=False)
     if np.isnan(arr).any():
         raise ValueError("d contains NaN: a distance must be a number >= 0")
     if (arr < 0).any():
@@ -194,13 +195,13 @@ def pairwise(X, Y=None, metric: str = "cosine") -> np.ndarray:
     """
     metric = _check_metric(metric)
     same = Y is None or Y is X
-    X = _matrix(X, "X")
-    Y = X if same else _matrix(Y, "Y")
+    X = as_matrix(X, "X")
+    Y = X if same else as_matrix(Y, "Y")
     _check_same_width(X, Y, "X", "Y")
     X, Y = _common_float(X, Y)
     if metric == "cosine":
-        X_unit = _unit_rows(X, "X")
-        Y_unit = X_unit if same else _unit_rows(Y, "Y")
+        X_unit = unit_rows(X, "X")
+        Y_unit = X_unit if same else unit_rows(Y, "Y")
         # X_unit @ X_unit.T lets NumPy use BLAS's symmetric product, as scikit-learn does.
         scores = X_unit @ Y_unit.T
         return np.clip(scores, -1.0, 1.0, out=scores)  # rounding can overshoot 1 by ~1e-7
@@ -232,30 +233,26 @@ def top_k(
     """
     metric = _check_metric(metric)
     same = queries is gallery
-    G = _matrix(gallery, "gallery")
-    Q = G if same else _matrix(queries, "queries")
+    G = as_matrix(gallery, "gallery")
+    Q = G if same else as_matrix(queries, "queries")
     _check_same_width(Q, G, "queries", "gallery")
     Q, G = _common_float(Q, G)
     n_gallery = len(G)
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise ValueError(f"k must be a whole number >= 1, got {k!r}")
+    k = whole_number(k, "k")
     if k > n_gallery:
         raise ValueError(
             f"k={k} but the gallery has only {n_gallery} rows: ask for at most {n_gallery}"
         )
-    k = int(k)
     if block_rows is None:
         score_bytes = 8 if metric == "manhattan" else Q.dtype.itemsize  # SciPy's cdist is float64
         block_rows = max(1, TOP_K_BUDGET_BYTES // (n_gallery * (score_bytes + 8)))
-    elif isinstance(block_rows, bool) or not isinstance(block_rows, numbers.Integral):
-        raise ValueError(f"block_rows must be a whole number >= 1 or None, got {block_rows!r}")
-    elif block_rows < 1:
-        raise ValueError(f"block_rows must be >= 1, got {block_rows}")
+    else:
+        block_rows = whole_number(block_rows, "block_rows")
 
     higher_is_better = metric == "cosine"
     if metric == "cosine":  # normalise once, not once per block
-        G = _unit_rows(G, "gallery")
-        Q = G if same else _unit_rows(Q, "queries")
+        G = unit_rows(G, "gallery")
+        Q = G if same else unit_rows(Q, "queries")
     elif metric == "manhattan":
         G = G.astype(np.float64, copy=False)  # SciPy would otherwise convert it for every block
 
@@ -323,44 +320,9 @@ def hamming_distance(s, t) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def _numbers(x, name: str) -> np.ndarray:
-    """``x`` as a NumPy array of real numbers (torch tensors converted without importing torch)."""
-    if hasattr(x, "detach") and hasattr(x, "cpu") and hasattr(x, "numpy"):  # a torch.Tensor
-        x = x.detach().cpu()
-        if str(x.dtype) == "torch.bfloat16":  # NumPy has no bfloat16
-            x = x.float()
-        x = x.numpy()
-    try:
-        arr = np.asarray(x)
-    except (ValueError, TypeError) as e:  # e.g. rows of different lengths
-        raise ValueError(f"{name} cannot be read as an array of numbers ({e})") from None
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(
-            f"{name} must hold real numbers, but it has dtype {arr.dtype} "
-            f"(a {type(x).__name__}); convert it first, e.g. np.asarray({name}, dtype=float)"
-        )
-    return arr
-
-
-def _check_finite(arr: np.ndarray, name: str) -> None:
-    if np.isfinite(np.sum(arr)):  # fast path (scikit-learn's): NaN and inf make the sum non-finite
-        return
-    bad = ~np.isfinite(arr)  # the sum may also have overflowed: look at every element
-    if bad.any():
-        where = np.argwhere(bad)[0]
-        if arr.ndim == 1:
-            place, fix = f"index {where[0]}", ""
-        else:
-            place, fix = f"row {where[0]}, column {where[1]}", ", or drop that row"
-        raise ValueError(
-            f"{name} contains NaN or infinity (first at {place}): a distance needs finite "
-            f"numbers, so find where the NaN or infinity comes from{fix}"
-        )
-
-
 def _vector(x, name: str) -> np.ndarray:
     """``x`` as a finite, non-empty 1-D float64 array."""
-    arr = _numbers(x, name)
+    arr = as_numbers(x, name)
     if arr.ndim == 0:
         raise ValueError(f"{name} is a single number, but a 1-D vector is expected")
     if arr.ndim != 1:
@@ -371,7 +333,7 @@ def _vector(x, name: str) -> np.ndarray:
     if arr.size == 0:
         raise ValueError(f"{name} is empty: there is nothing to compare")
     arr = arr.astype(np.float64, copy=False)
-    _check_finite(arr, name)
+    check_finite(arr, name)
     return arr
 
 
@@ -396,29 +358,6 @@ def _scaled_to_unit_max(v: np.ndarray, name: str) -> np.ndarray:
     return v / largest
 
 
-def _matrix(x, name: str) -> np.ndarray:
-    """``x`` as a finite, non-empty 2-D float array (float32 and float64 kept, others float64)."""
-    arr = _numbers(x, name)
-    if arr.ndim == 1:
-        raise ValueError(
-            f"{name} has shape {arr.shape}, a single vector, but one vector per row (N, d) is "
-            f"expected: use {name}.reshape(1, -1) for one vector"
-        )
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} has shape {arr.shape}, but a 2-D array (N, d) with one vector per row is "
-            f"expected; pool feature maps into vectors first, e.g. with simlab.embed"
-        )
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape}): there is nothing to compare")
-    if arr.dtype == np.float16:
-        arr = arr.astype(np.float32)
-    elif arr.dtype not in (np.float32, np.float64):
-        arr = arr.astype(np.float64)
-    _check_finite(arr, name)
-    return arr
-
-
 def _check_same_width(X: np.ndarray, Y: np.ndarray, x_name: str, y_name: str) -> None:
     if X.shape[1] != Y.shape[1]:
         raise ValueError(
@@ -431,30 +370,6 @@ def _check_same_width(X: np.ndarray, Y: np.ndarray, x_name: str, y_name: str) ->
 def _common_float(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     dtype = np.result_type(X.dtype, Y.dtype)
     return X.astype(dtype, copy=False), Y.astype(dtype, copy=False)
-
-
-def zero_row_error(i: int, name: str) -> ValueError:
-    """The error for row ``i`` of ``name`` being all zeros (no direction, so no cosine)."""
-    return ValueError(
-        f"row {i} of {name} is a zero vector (all zeros): it has no "
-        "direction, so cosine similarity is undefined for it; drop that row, use a "
-        "distance metric, or check why its features are all zero"
-    )
-
-
-def _unit_rows(X: np.ndarray, name: str) -> np.ndarray:
-    """A copy of ``X`` with every row divided by its length; refuse a zero row."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        norms = np.sqrt(np.einsum("ij,ij->i", X, X))  # scikit-learn's row_norms
-        unit = X / norms[:, None]
-    # Rare: a zero row, or one whose squared length under- or overflows; redo those rows scaled.
-    for i in np.flatnonzero(~np.isfinite(norms) | (norms == 0)):
-        largest = np.max(np.abs(X[i]))
-        if largest == 0:
-            raise zero_row_error(i, name)
-        row = X[i] / largest
-        unit[i] = row / np.linalg.norm(row)
-    return unit
 
 
 def _sklearn_distances(X: np.ndarray, Y: np.ndarray | None, metric: str) -> np.ndarray:

@@ -45,7 +45,7 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .metrics import _matrix, _numbers, _unit_rows, zero_row_error
+from .validation import as_matrix, as_numbers, unit_rows, whole_number, zero_row_error
 
 __all__ = [
     "KINDS",
@@ -122,7 +122,7 @@ def build_index(
     """
     if kind not in KINDS:
         raise ValueError(f"unknown index kind {kind!r}; choose one of {', '.join(KINDS)}")
-    X = _matrix(vectors, "vectors")
+    X = as_matrix(vectors, "vectors")
     n, d = X.shape
     for i in np.flatnonzero(np.einsum("ij,ij->i", X, X) == 0):  # before the (long) training
         if not X[i].any():
@@ -137,7 +137,7 @@ def build_index(
             ("ef_construction", ef_construction),
             ("ef_search", ef_search),
         ):
-            _check_count(value, name)
+            whole_number(value, name)
         index = faiss.IndexHNSWFlat(d, int(hnsw_m), faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = int(ef_construction)
         index.hnsw.efSearch = int(ef_search)
@@ -170,13 +170,13 @@ def search(index: faiss.Index, queries, k: int = 10) -> tuple[np.ndarray, np.nda
     """
     if not isinstance(index, faiss.Index):
         raise ValueError(f"index must be a FAISS index made by build_index, got {type(index).__name__}")
-    Q = _matrix(queries, "queries")
+    Q = as_matrix(queries, "queries")
     if Q.shape[1] != index.d:
         raise ValueError(
             f"queries have {Q.shape[1]} columns but the index holds vectors of width {index.d}: "
             "were they taken from different stages or backbones?"
         )
-    _check_count(k, "k")
+    whole_number(k, "k")
     if k > index.ntotal:
         raise ValueError(
             f"k={k} but the index holds only {index.ntotal} vectors: ask for at most {index.ntotal}"
@@ -246,8 +246,8 @@ def near_duplicate_groups(vectors, threshold: float, k: int = 10) -> list[list[i
         or not -1.0 <= float(threshold) <= 1.0
     ):
         raise ValueError(f"threshold must be a cosine similarity in [-1, 1], got {threshold!r}")
-    _check_count(k, "k")
-    X = _unit_float32(_matrix(vectors, "vectors"), "vectors")
+    whole_number(k, "k")
+    X = _unit_float32(as_matrix(vectors, "vectors"), "vectors")
     n = len(X)
     index = faiss.IndexFlatIP(X.shape[1])
     index.add(X)
@@ -318,7 +318,7 @@ def synthetic_embeddings(
     whole number >= 1, or ``spread`` is not a number >= 0.
     """
     for name, value in (("n", n), ("dim", dim), ("n_clusters", n_clusters), ("intrinsic_dim", intrinsic_dim)):
-        _check_count(value, name)
+        whole_number(value, name)
     if isinstance(spread, bool) or not isinstance(spread, numbers.Real) or not spread >= 0:
         raise ValueError(f"spread must be a number >= 0, got {spread!r}")
     n, dim, n_clusters, r = int(n), int(dim), int(n_clusters), int(intrinsic_dim)
@@ -353,11 +353,11 @@ def synthetic_embeddings(
 
 
 def _unit_float32(X: np.ndarray, name: str) -> np.ndarray:
-    """The rows of ``X`` (checked by ``metrics._matrix``) at unit length: a C-contiguous float32 copy.
+    """The rows of ``X`` (checked by ``validation.as_matrix``) at unit length: a C-contiguous float32 copy.
 
     Normalised before the cast, so float64 input loses no precision twice; a zero row is refused.
     """
-    return np.ascontiguousarray(_unit_rows(X, name), dtype=np.float32)
+    return np.ascontiguousarray(unit_rows(X, name), dtype=np.float32)
 
 
 def _ivf(X: np.ndarray, nlist, nprobe, seed) -> faiss.Index:
@@ -371,7 +371,7 @@ def _ivf(X: np.ndarray, nlist, nprobe, seed) -> faiss.Index:
             )
         nlist = min(round(4 * math.sqrt(n)), n // MIN_POINTS_PER_CELL)
     else:
-        _check_count(nlist, "nlist")
+        whole_number(nlist, "nlist")
         nlist = int(nlist)
         if n < MIN_POINTS_PER_CELL * nlist:
             raise ValueError(
@@ -386,7 +386,7 @@ def _ivf(X: np.ndarray, nlist, nprobe, seed) -> faiss.Index:
             )
     if nprobe is None:
         nprobe = max(1, nlist // 16)
-    _check_count(nprobe, "nprobe")
+    whole_number(nprobe, "nprobe")
     quantizer = faiss.IndexFlatIP(d)
     index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
     # For inner product FAISS already uses spherical k-means (unit-length centres), so a
@@ -401,13 +401,8 @@ def _ivf(X: np.ndarray, nlist, nprobe, seed) -> faiss.Index:
     return index
 
 
-def _check_count(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
-
-
 def _indices(x, name: str) -> np.ndarray:
-    arr = _numbers(x, name)
+    arr = as_numbers(x, name)
     if arr.ndim != 2 or arr.size == 0:
         raise ValueError(
             f"{name} has shape {arr.shape}, but a non-empty (Nq, k) array of indices is expected"

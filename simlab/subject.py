@@ -42,7 +42,7 @@ import torchvision.models.segmentation as tvs
 from PIL import Image
 from torch import nn
 
-from .backbones import _load_state
+from .backbones import load_state
 from .features import embed
 from .images import load_image, replace_background
 from .metrics import pairwise
@@ -366,7 +366,7 @@ def _load_voc_model(method: str) -> nn.Module:
     model = spec.builder(
         weights=None, weights_backbone=None, num_classes=len(_VOC_CATEGORIES), **spec.options
     )
-    _load_state(model, path, spec.weight_name)
+    load_state(model, path, spec.weight_name)
     return model.eval()
 
 

@@ -10,8 +10,8 @@ three sources, tried in this order:
 
 A file from any source is checked against its sha256 and then placed in the cache under its
 canonical name, so plain torchvision code such as ``mobilenet_v2(weights="IMAGENET1K_V1")`` also
-loads it offline afterwards. Run ``python -m simlab fetch`` once while online (``make lab``
-and ``make test`` do this).
+loads it offline afterwards. Run ``simlab fetch`` (or ``python -m simlab fetch``) once while
+online (``make lab`` and ``make test`` do this).
 """
 
 from __future__ import annotations
@@ -156,8 +156,13 @@ def cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def sha256_of(path: Path) -> str:
-    """The sha256 hex digest of the file at ``path``, read in 1 MiB blocks."""
+def sha256_of(path) -> str:
+    """The sha256 hex digest (64 characters) of the bytes of the file at ``path``.
+
+    Read in 1 MiB blocks, so large files do not fill the memory. Raises ``OSError`` (e.g.
+    ``FileNotFoundError``) when the file cannot be read. (``simlab.collection.content_hash``
+    is this function.)
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -289,26 +294,3 @@ def _pip_wheel_options(tags: str) -> list[str]:
         "--platform", platform,
     ]
 
-
-def main(argv: list[str]) -> int:
-    """``python -m simlab [fetch|list] [--quiet] [NAME ...]``: fetch (default: mobilenet_v2) or list."""
-    quiet = "--quiet" in argv
-    args = [a for a in argv if a != "--quiet"]
-    command, names = (args[0], args[1:]) if args else ("fetch", [])
-    if command == "list":
-        for wf in KNOWN.values():
-            state = "cached" if (cache_dir() / wf.filename).is_file() else "missing"
-            print(f"{wf.name:30} {wf.filename:44} {state}")
-        return 0
-    if command != "fetch":
-        print("usage: python -m simlab [fetch|list] [--quiet] [NAME ...]", file=sys.stderr)
-        return 2
-    try:
-        for name in names or ["mobilenet_v2"]:
-            path = fetch(name, quiet=quiet)
-            if not quiet:
-                print(path)
-    except (WeightsError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0

@@ -53,7 +53,7 @@ class FeatureMapExplorer:
         self._cache: dict[str, tuple] = {}
         self.image = W.Dropdown(options=list(self.images), value=image or next(iter(self.images)),
                                 description="image")
-        first_stage = backbone.stage(stage).name if stage else backbone.stage_names[0]
+        first_stage = backbone.stage(stage).name if stage is not None else backbone.stage_names[0]
         self.stage = W.Dropdown(options=backbone.stage_names, value=first_stage,
                                 description="stage")
         self.channel = W.IntSlider(value=0, min=0, max=1, description="channel",
@@ -160,7 +160,7 @@ class PairSimilarityExplorer:
                                  f"{', '.join(map(str, names))}")
         if metric not in PAIR_METRICS:
             raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
-        first_stage = backbone.stage(stage).name if stage else backbone.stage_names[-1]
+        first_stage = backbone.resolve_stage(stage).name
         self.embed_calls = 0
         self._vectors: dict[str, np.ndarray] | None = None
         self._shown: dict[str, object] = {}

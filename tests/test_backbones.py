@@ -5,6 +5,7 @@ from __future__ import annotations
 import urllib.error
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -148,6 +149,35 @@ def test_stage_by_node_name(resnet18, built):
     mobilenet = built("mobilenet_v2")
     assert mobilenet.stage("features.6").name == "stage3"
     assert resnet18.stage("layer2").stride == 8
+
+
+def test_default_stage_is_the_deepest_and_only_none_means_default(backbone):
+    assert backbone.resolve_stage() is backbone.stages[-1]
+    assert backbone.resolve_stage(None) is backbone.stages[-1]
+    first = backbone.stages[0]
+    assert backbone.resolve_stage(first.name) is first
+    with pytest.raises(ValueError, match="has no stage ''; valid stages"):
+        backbone.resolve_stage("")
+
+
+def test_feature_extractor_is_built_once_per_combination(resnet18):
+    two = [resnet18.stage("layer2"), resnet18.stage("layer1")]
+    extractor = resnet18.feature_extractor(two)
+    assert resnet18.feature_extractor(list(two)) is extractor
+    assert resnet18.feature_extractor(two[:1]) is not extractor
+    assert extractor.training is False
+    out = extractor(torch.zeros(1, 3, 64, 64))
+    assert set(out) == {"layer1", "layer2"}  # named by stage; extract_features orders them
+
+
+def test_preprocessing_only_copy_preprocesses_alike_without_the_network(resnet18):
+    photo = samples()["chelsea"]
+    copy = resnet18.preprocessing_only()
+    assert isinstance(copy.model, nn.Identity) and resnet18.model is not copy.model
+    assert torch.equal(copy.preprocess(photo), resnet18.preprocess(photo))
+    mask = np.zeros(load_image(photo).size[::-1], bool)
+    mask[50:150, 80:200] = True
+    assert torch.equal(copy.preprocess_mask(mask), resnet18.preprocess_mask(mask))
 
 
 # --- weights from a local file --------------------------------------------------------------

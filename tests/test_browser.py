@@ -89,12 +89,12 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def lab_root(tmp_path_factory) -> Path:
-    """A copy of the repo's layout: ``notebooks/`` (copies; JupyterLab autosaves) next to ``assets/``."""
+    """A folder with copies of the lessons in ``notebooks/`` (JupyterLab autosaves); they find the
+    kit's photos through simlab (package data), wherever they lie."""
     root = tmp_path_factory.mktemp("lab")
     (root / "notebooks").mkdir()
     for name in NOTEBOOKS:
         shutil.copy2(REPO / "notebooks" / name, root / "notebooks" / name)
-    (root / "assets").symlink_to(REPO / "assets", target_is_directory=True)
     return root
 
 

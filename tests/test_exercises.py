@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from simlab import extract_features, load_backbone, samples
+from simlab import extract_features, samples
 from simlab.exercises import (
     ExerciseError,
     check_box_mask,
@@ -21,23 +21,17 @@ from simlab.exercises import (
 )
 
 
-@pytest.fixture(scope="module")
-def backbone():
-    torch.manual_seed(0)
-    return load_backbone("mobilenet_v2", weights=None)
-
-
-def test_output_shape(backbone, capsys):
-    check_output_shape((32, 40, 60), backbone, "stage3", 320, 480)
+def test_output_shape(random_mobilenet, capsys):
+    check_output_shape((32, 40, 60), random_mobilenet, "stage3", 320, 480)
     assert "Correct" in capsys.readouterr().out
     with pytest.raises(ExerciseError, match="height and width are swapped"):
-        check_output_shape((32, 60, 40), backbone, "stage3", 320, 480)
+        check_output_shape((32, 60, 40), random_mobilenet, "stage3", 320, 480)
     with pytest.raises(ExerciseError, match="forgot the stride: stage3 has stride 8"):
-        check_output_shape((32, 320, 480), backbone, "stage3", 320, 480)
+        check_output_shape((32, 320, 480), random_mobilenet, "stage3", 320, 480)
     with pytest.raises(ExerciseError, match="stage3 has 32 channels"):
-        check_output_shape((3, 40, 60), backbone, "stage3", 320, 480)
+        check_output_shape((3, 40, 60), random_mobilenet, "stage3", 320, 480)
     with pytest.raises(ExerciseError, match="give three numbers"):
-        check_output_shape((40, 60), backbone, "stage3", 320, 480)
+        check_output_shape((40, 60), random_mobilenet, "stage3", 320, 480)
 
 
 def test_to_chw():
@@ -52,8 +46,8 @@ def test_to_chw():
         check_to_chw(lambda a: a.transpose(2, 0, 1) / 255)
 
 
-def test_strongest_channel(backbone):
-    fmap = extract_features(backbone, samples()["chelsea"], ["stage2"])["stage2"][0]
+def test_strongest_channel(random_mobilenet):
+    fmap = extract_features(random_mobilenet, samples()["chelsea"], ["stage2"])["stage2"][0]
     means = fmap.mean(dim=(1, 2))
     best = int(means.argmax())
     check_strongest_channel(best, fmap)
@@ -76,14 +70,14 @@ def test_strongest_channel_peak_is_not_mean():
         check_strongest_channel(1, fmap)
 
 
-def test_vector_length(backbone):
-    check_vector_length(96, backbone, "stage4")
+def test_vector_length(random_mobilenet):
+    check_vector_length(96, random_mobilenet, "stage4")
     with pytest.raises(ExerciseError, match="BEFORE pooling"):
-        check_vector_length(96 * 14 * 14, backbone, "stage4")
+        check_vector_length(96 * 14 * 14, random_mobilenet, "stage4")
     with pytest.raises(ExerciseError, match="removes the positions"):
-        check_vector_length(14 * 14, backbone, "stage4")
+        check_vector_length(14 * 14, random_mobilenet, "stage4")
     with pytest.raises(ExerciseError, match="how many channels does stage4 have"):
-        check_vector_length(1280, backbone, "stage4")
+        check_vector_length(1280, random_mobilenet, "stage4")
 
 
 def test_cosine_function():
@@ -169,13 +163,13 @@ def test_masked_average():
 # --- the remaining messages: each check's other typical mistakes, and its fallback ---------------
 
 
-def test_output_shape_other_mistakes(backbone, capsys):
-    check_output_shape([32, 40, 60], backbone, "stage3", 320, 480)  # a list is fine too
+def test_output_shape_other_mistakes(random_mobilenet, capsys):
+    check_output_shape([32, 40, 60], random_mobilenet, "stage3", 320, 480)  # a list is fine too
     assert "stage3 turns a 320x480 image into 32 maps of 40x60" in capsys.readouterr().out
     with pytest.raises(ExerciseError, match=r"give a tuple \(C, H, W\) of three numbers, not 32"):
-        check_output_shape(32, backbone, "stage3", 320, 480)
+        check_output_shape(32, random_mobilenet, "stage3", 320, 480)
     with pytest.raises(ExerciseError, match=r"spatial size is off: expected ceil\(320/8\) x ceil\(480/8\)"):
-        check_output_shape((32, 80, 120), backbone, "stage3", 320, 480)
+        check_output_shape((32, 80, 120), random_mobilenet, "stage3", 320, 480)
 
 
 def test_to_chw_other_mistakes(capsys):
@@ -254,8 +248,8 @@ def test_masked_average_other_mistakes(capsys):
         check_masked_average(fmap.amax(dim=(1, 2)), fmap, m)
 
 
-def test_vector_length_right_answer_says_why(backbone, capsys):
-    check_vector_length(96, backbone, "stage4")
+def test_vector_length_right_answer_says_why(random_mobilenet, capsys):
+    check_vector_length(96, random_mobilenet, "stage4")
     assert "one number per channel: 96 values" in capsys.readouterr().out
 
 

@@ -11,31 +11,13 @@ from PIL import Image
 
 from simlab.backbones import load_backbone
 from simlab.features import embed, extract_features, match_heatmap, subject_and_background
-from simlab.images import IMAGENET_MEAN_RGB, as_mask, load_image, replace_background, samples
+from simlab.images import IMAGENET_MEAN_RGB, as_mask, load_image, replace_background
 from simlab.viz import show_mask_overlay, show_masks, show_match_heatmap, tensor_to_image
 
 
 @pytest.fixture(scope="module")
-def mobilenet():
-    torch.manual_seed(0)
-    return load_backbone("mobilenet_v2", weights=None)
-
-
-@pytest.fixture(scope="module")
-def pretrained():
-    return load_backbone()  # ImageNet MobileNetV2, offline from the cache
-
-
-@pytest.fixture(scope="module")
-def photos():
-    found = samples()
-    return {name: load_image(found[name]) for name in ("astronaut", "chelsea", "coffee")}
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
+def photos(kit_photos):
+    return {name: load_image(kit_photos[name]) for name in ("astronaut", "chelsea", "coffee")}
 
 
 def box_mask(image: Image.Image, top: float, bottom: float, left: float, right: float):
@@ -70,16 +52,16 @@ def cell_weights(backbone, mask, size=(7, 7)) -> np.ndarray:
 # --- the mask in the network's frame ------------------------------------------------------------
 
 
-def test_preprocess_mask_is_a_224_map_of_fractions(mobilenet, photos):
+def test_preprocess_mask_is_a_224_map_of_fractions(random_mobilenet, photos):
     cat = photos["chelsea"]
     mask = box_mask(cat, 0.2, 0.7, 0.3, 0.6)
-    m = mobilenet.preprocess_mask(mask)
+    m = random_mobilenet.preprocess_mask(mask)
     assert isinstance(m, torch.Tensor) and m.dtype == torch.float32
-    assert tuple(m.shape) == tuple(mobilenet.preprocess(cat).shape[-2:]) == (224, 224)
+    assert tuple(m.shape) == tuple(random_mobilenet.preprocess(cat).shape[-2:]) == (224, 224)
     assert float(m.min()) == 0.0 and float(m.max()) == 1.0
     assert ((m > 0) & (m < 1)).any()  # soft along the outline
-    assert torch.equal(mobilenet.preprocess_mask(torch.from_numpy(mask)), m)  # torch bool works
-    assert torch.equal(mobilenet.preprocess_mask(np.ones_like(mask)), torch.ones(224, 224))
+    assert torch.equal(random_mobilenet.preprocess_mask(torch.from_numpy(mask)), m)  # torch bool works
+    assert torch.equal(random_mobilenet.preprocess_mask(np.ones_like(mask)), torch.ones(224, 224))
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v2", "swin_t"])  # 256 bilinear, 232 bicubic
@@ -113,9 +95,9 @@ def test_preprocess_mask_lands_where_preprocess_puts_the_pixels(name, width, hei
         (np.zeros((8, 8, 1), bool), "got shape (8, 8, 1); drop the extra axis with mask.squeeze()"),
     ],
 )
-def test_preprocess_mask_says_what_is_wrong_with_a_mask(mobilenet, mask, message):
+def test_preprocess_mask_says_what_is_wrong_with_a_mask(random_mobilenet, mask, message):
     with pytest.raises(ValueError) as err:
-        mobilenet.preprocess_mask(mask)
+        random_mobilenet.preprocess_mask(mask)
     assert message in str(err.value)
 
 
@@ -132,18 +114,18 @@ def test_as_mask_checks_the_size_against_the_image():
 # --- masked average pooling ------------------------------------------------------------------------
 
 
-def test_an_all_true_mask_gives_the_plain_average(mobilenet, photos):
+def test_an_all_true_mask_gives_the_plain_average(random_mobilenet, photos):
     images = [photos["chelsea"], photos["coffee"]]  # two sizes
     masks = [np.ones(im.size[::-1], dtype=bool) for im in images]
-    masked = embed(mobilenet, images, masks=masks)
+    masked = embed(random_mobilenet, images, masks=masks)
     assert masked.dtype == np.float32 and masked.shape == (2, 1280)
-    assert_close(masked, embed(mobilenet, images))
+    assert_close(masked, embed(random_mobilenet, images))
     # a stage other than the deepest
-    assert_close(embed(mobilenet, images, stage="stage3", masks=masks),
-                 embed(mobilenet, images, stage="stage3"))
+    assert_close(embed(random_mobilenet, images, stage="stage3", masks=masks),
+                 embed(random_mobilenet, images, stage="stage3"))
 
 
-def test_a_left_half_mask_is_the_weighted_mean_of_the_map(mobilenet):
+def test_a_left_half_mask_is_the_weighted_mean_of_the_map(random_mobilenet):
     """448 x 448 -> 256 -> crop 224: the photo's left half is crop columns 0..111, i.e. 3.5 of
     the 7 stride-32 cells; each cell counts with the fraction of it that is subject."""
     rng = np.random.default_rng(0)
@@ -151,46 +133,46 @@ def test_a_left_half_mask_is_the_weighted_mean_of_the_map(mobilenet):
     left = np.zeros((448, 448), dtype=bool)
     left[:, :224] = True
 
-    fmap = extract_features(mobilenet, pixels, "stage5")["stage5"][0].numpy()  # (1280, 7, 7)
+    fmap = extract_features(random_mobilenet, pixels, "stage5")["stage5"][0].numpy()  # (1280, 7, 7)
     weights = np.zeros((7, 7))
     weights[:, :3] = 1.0
     weights[:, 3] = 0.5
     manual = (fmap * weights).sum(axis=(1, 2)) / weights.sum()
-    assert_close(embed(mobilenet, pixels, masks=left)[0], manual)
+    assert_close(embed(random_mobilenet, pixels, masks=left)[0], manual)
     # and the masked vector is not the plain average
     assert differ(manual, fmap.mean(axis=(1, 2)))
 
 
-def test_masks_may_be_a_single_mask_a_list_or_a_stack(mobilenet, photos):
+def test_masks_may_be_a_single_mask_a_list_or_a_stack(random_mobilenet, photos):
     cat = photos["chelsea"]
     mask = box_mask(cat, 0.1, 0.9, 0.2, 0.7)
-    one = embed(mobilenet, cat, masks=mask)
+    one = embed(random_mobilenet, cat, masks=mask)
     assert one.shape == (1, 1280)
-    assert_close(embed(mobilenet, [cat], masks=[mask]), one)
-    assert_close(embed(mobilenet, [cat, cat], masks=np.stack([mask, mask]))[1], one[0])
-    assert differ(one, embed(mobilenet, cat))
+    assert_close(embed(random_mobilenet, [cat], masks=[mask]), one)
+    assert_close(embed(random_mobilenet, [cat, cat], masks=np.stack([mask, mask]))[1], one[0])
+    assert differ(one, embed(random_mobilenet, cat))
 
 
-def test_preprocessed_tensors_take_masks_in_the_network_frame(mobilenet, photos):
+def test_preprocessed_tensors_take_masks_in_the_network_frame(random_mobilenet, photos):
     cat = photos["chelsea"]
     mask = box_mask(cat, 0.1, 0.9, 0.2, 0.7)
-    x = mobilenet.preprocess(cat)
-    from_photo = embed(mobilenet, cat, masks=mask)
-    from_tensor = embed(mobilenet, x, masks=mobilenet.preprocess_mask(mask))
+    x = random_mobilenet.preprocess(cat)
+    from_photo = embed(random_mobilenet, cat, masks=mask)
+    from_tensor = embed(random_mobilenet, x, masks=random_mobilenet.preprocess_mask(mask))
     assert_close(from_tensor, from_photo)
     with pytest.raises(ValueError, match="backbone.preprocess_mask"):
-        embed(mobilenet, x, masks=mask)  # a mask the size of the photo, not of the tensor
+        embed(random_mobilenet, x, masks=mask)  # a mask the size of the photo, not of the tensor
 
 
-def test_subject_and_background_mix_into_the_plain_average(mobilenet, photos):
+def test_subject_and_background_mix_into_the_plain_average(random_mobilenet, photos):
     images = [photos["astronaut"], photos["coffee"]]
     masks = [box_mask(images[0], 0.1, 1.0, 0.2, 0.75), box_mask(images[1], 0.05, 0.8, 0.2, 0.6)]
-    fg, bg = subject_and_background(mobilenet, images, masks)
+    fg, bg = subject_and_background(random_mobilenet, images, masks)
     assert fg.dtype == bg.dtype == np.float32 and fg.shape == bg.shape == (2, 1280)
-    assert_close(fg, embed(mobilenet, images, masks=masks))
-    plain = embed(mobilenet, images)
+    assert_close(fg, embed(random_mobilenet, images, masks=masks))
+    plain = embed(random_mobilenet, images)
     for i, mask in enumerate(masks):
-        share = float(mobilenet.preprocess_mask(mask).mean())
+        share = float(random_mobilenet.preprocess_mask(mask).mean())
         assert 0.2 < share < 0.8
         assert_close(share * fg[i] + (1 - share) * bg[i], plain[i])
         assert differ(fg[i], bg[i]) and differ(fg[i], plain[i])
@@ -199,84 +181,84 @@ def test_subject_and_background_mix_into_the_plain_average(mobilenet, photos):
 # --- errors ---------------------------------------------------------------------------------------
 
 
-def test_the_number_of_masks_must_match(mobilenet, photos):
+def test_the_number_of_masks_must_match(random_mobilenet, photos):
     cat, mug = photos["chelsea"], photos["coffee"]
     with pytest.raises(ValueError, match="2 images but 1 mask: pass exactly one"):
-        embed(mobilenet, [cat, mug], masks=[box_mask(cat, 0, 1, 0, 1)])
+        embed(random_mobilenet, [cat, mug], masks=[box_mask(cat, 0, 1, 0, 1)])
     with pytest.raises(ValueError, match="1 image but 2 masks"):
-        subject_and_background(mobilenet, [cat], [box_mask(cat, 0, 1, 0, 1)] * 2)
+        subject_and_background(random_mobilenet, [cat], [box_mask(cat, 0, 1, 0, 1)] * 2)
 
 
-def test_a_mask_of_the_wrong_size_names_its_index_and_both_sizes(mobilenet, photos):
+def test_a_mask_of_the_wrong_size_names_its_index_and_both_sizes(random_mobilenet, photos):
     cat, mug = photos["chelsea"], photos["coffee"]  # 451 x 300 and 600 x 400
     with pytest.raises(ValueError) as err:
-        embed(mobilenet, [cat, mug], masks=[box_mask(cat, 0, 1, 0, 1), box_mask(cat, 0, 1, 0, 1)])
+        embed(random_mobilenet, [cat, mug], masks=[box_mask(cat, 0, 1, 0, 1), box_mask(cat, 0, 1, 0, 1)])
     assert "mask 1 has shape (300, 451) but its image is 600 wide and 400 high" in str(err.value)
     assert "must have shape (400, 600)" in str(err.value)
 
 
-def test_a_mask_that_is_not_boolean_is_refused_with_its_index(mobilenet, photos):
+def test_a_mask_that_is_not_boolean_is_refused_with_its_index(random_mobilenet, photos):
     cat = photos["chelsea"]
     soft = box_mask(cat, 0, 1, 0, 1).astype(float)
     with pytest.raises(ValueError, match="mask 0 must be boolean, got float64: threshold it"):
-        embed(mobilenet, [cat], masks=[soft])
+        embed(random_mobilenet, [cat], masks=[soft])
 
 
-def test_an_empty_mask_is_refused_not_nan(mobilenet, photos):
+def test_an_empty_mask_is_refused_not_nan(random_mobilenet, photos):
     cat = photos["chelsea"]
     empty = np.zeros((300, 451), dtype=bool)
     with pytest.raises(ValueError, match="mask 1 has no subject pixels inside the centre crop"):
-        embed(mobilenet, [cat, cat], masks=[box_mask(cat, 0, 1, 0, 1), empty])
+        embed(random_mobilenet, [cat, cat], masks=[box_mask(cat, 0, 1, 0, 1), empty])
     # a subject only in the strip that the centre crop cuts off (451 -> 385 wide -> 224 kept)
     edge = np.zeros((300, 451), dtype=bool)
     edge[:, :20] = True
     with pytest.raises(ValueError, match="mask 0 has no subject pixels inside the centre crop"):
-        embed(mobilenet, cat, masks=edge)
+        embed(random_mobilenet, cat, masks=edge)
     with pytest.raises(ValueError, match="no subject pixels"):
-        subject_and_background(mobilenet, cat, edge)
+        subject_and_background(random_mobilenet, cat, edge)
 
 
-def test_a_subject_that_covers_everything_has_no_background(mobilenet, photos):
+def test_a_subject_that_covers_everything_has_no_background(random_mobilenet, photos):
     cat = photos["chelsea"]
     with pytest.raises(ValueError, match="mask 0 leaves no background pixels inside the centre crop"):
-        subject_and_background(mobilenet, cat, np.ones((300, 451), dtype=bool))
+        subject_and_background(random_mobilenet, cat, np.ones((300, 451), dtype=bool))
     # the background may lie outside the crop only: the network does not see it either
     inner = np.zeros((300, 451), dtype=bool)
     inner[:, 60:391] = True
     with pytest.raises(ValueError, match="no background pixels"):
-        subject_and_background(mobilenet, cat, inner)
+        subject_and_background(random_mobilenet, cat, inner)
 
 
-def test_masked_pooling_is_average_pooling(mobilenet, photos):
+def test_masked_pooling_is_average_pooling(random_mobilenet, photos):
     cat = photos["chelsea"]
     with pytest.raises(ValueError, match="pool='max' with masks.*use pool='avg'"):
-        embed(mobilenet, cat, pool="max", masks=box_mask(cat, 0, 1, 0, 1))
+        embed(random_mobilenet, cat, pool="max", masks=box_mask(cat, 0, 1, 0, 1))
 
 
 # --- match heatmap ---------------------------------------------------------------------------------
 
 
-def test_match_heatmap_shape_range_and_values(mobilenet, photos):
+def test_match_heatmap_shape_range_and_values(random_mobilenet, photos):
     cat, mug = photos["chelsea"], photos["coffee"]
     mask = box_mask(mug, 0.1, 0.8, 0.2, 0.6)
-    hm = match_heatmap(mobilenet, cat, mug, mask)
+    hm = match_heatmap(random_mobilenet, cat, mug, mask)
     assert isinstance(hm, np.ndarray) and hm.dtype == np.float32 and hm.shape == (7, 7)
     assert np.isfinite(hm).all() and hm.min() >= -1 and hm.max() <= 1
-    assert match_heatmap(mobilenet, cat, mug, mask, stage="stage4").shape == (14, 14)
+    assert match_heatmap(random_mobilenet, cat, mug, mask, stage="stage4").shape == (14, 14)
     # each cell is the cosine between the cat's feature vector there and the mug's prototype
-    prototype = embed(mobilenet, mug, masks=mask)[0]
-    fmap = extract_features(mobilenet, cat, "stage5")["stage5"][0].numpy()
+    prototype = embed(random_mobilenet, mug, masks=mask)[0]
+    fmap = extract_features(random_mobilenet, cat, "stage5")["stage5"][0].numpy()
     v = fmap[:, 2, 5]
     expected = v @ prototype / (np.linalg.norm(v) * np.linalg.norm(prototype))
     assert hm[2, 5] == pytest.approx(expected, abs=1e-5)
 
 
-def test_match_heatmap_takes_one_image(mobilenet, photos):
+def test_match_heatmap_takes_one_image(random_mobilenet, photos):
     cat = photos["chelsea"]
     with pytest.raises(ValueError, match="ONE image"):
-        match_heatmap(mobilenet, [cat, cat], cat, box_mask(cat, 0, 1, 0, 1))
+        match_heatmap(random_mobilenet, [cat, cat], cat, box_mask(cat, 0, 1, 0, 1))
     with pytest.raises(ValueError, match="mask 0 has no subject pixels"):
-        match_heatmap(mobilenet, cat, cat, np.zeros((300, 451), dtype=bool))
+        match_heatmap(random_mobilenet, cat, cat, np.zeros((300, 451), dtype=bool))
 
 
 @pytest.mark.parametrize("box", [(0.25, 0.75, 0.25, 0.75), (0.0, 0.5, 0.0, 0.5)],
@@ -310,9 +292,9 @@ def test_replace_background_keeps_the_subject_and_paints_the_rest(photos):
     assert (np.asarray(astronaut) == before).all()  # the input is not changed
 
 
-def test_the_default_background_is_neutral_for_the_network(mobilenet, photos):
+def test_the_default_background_is_neutral_for_the_network(random_mobilenet, photos):
     grey = replace_background(photos["chelsea"], np.zeros((300, 451), dtype=bool))
-    assert float(mobilenet.preprocess(grey).abs().max()) < 0.01  # ~0 after normalisation
+    assert float(random_mobilenet.preprocess(grey).abs().max()) < 0.01  # ~0 after normalisation
 
 
 def test_replace_background_refuses_bad_masks_and_colours(photos):
@@ -371,18 +353,18 @@ def test_show_masks_draws_a_row_of_overlays(photos):
         show_masks({})
 
 
-def test_match_heatmap_figure_shows_the_network_crop_under_the_map(mobilenet, photos):
+def test_match_heatmap_figure_shows_the_network_crop_under_the_map(random_mobilenet, photos):
     mug, cat = photos["coffee"], photos["chelsea"]
     mask = box_mask(mug, 0.1, 0.8, 0.2, 0.6)
-    hm = match_heatmap(mobilenet, cat, mug, mask)
-    fig = show_match_heatmap(cat, hm, mug, mask, title="cat vs mug", backbone=mobilenet)
+    hm = match_heatmap(random_mobilenet, cat, mug, mask)
+    fig = show_match_heatmap(cat, hm, mug, mask, title="cat vs mug", backbone=random_mobilenet)
     drawn = [ax for ax in fig.axes if ax.images]
     assert len(drawn) == 2  # reference on the left, the photo with its map on the right
     ref_ax, ax = drawn
     assert ref_ax.get_title().startswith("reference subject")
     assert ax.get_title() == f"cat vs mug\n7 x 7 positions, max {hm.max():.2f}"
     photo, overlay = ax.images
-    np.testing.assert_allclose(photo.get_array(), tensor_to_image(mobilenet.preprocess(cat)))
+    np.testing.assert_allclose(photo.get_array(), tensor_to_image(random_mobilenet.preprocess(cat)))
     assert overlay.get_array().shape == (224, 224) and 0 < overlay.get_alpha() < 1
     assert overlay.get_clim() == (min(0.0, float(hm.min())), 1.0)
     bar = next(a for a in fig.axes if a not in drawn)
@@ -391,22 +373,22 @@ def test_match_heatmap_figure_shows_the_network_crop_under_the_map(mobilenet, ph
     np.testing.assert_allclose(ref_ax.images[0].get_array().shape, (224, 224, 3))
 
     # a preprocessed tensor needs no backbone; without a reference there is one panel
-    fig = show_match_heatmap(mobilenet.preprocess(cat), hm, vmin=-1, vmax=1)
+    fig = show_match_heatmap(random_mobilenet.preprocess(cat), hm, vmin=-1, vmax=1)
     drawn = [ax for ax in fig.axes if ax.images]
     assert len(drawn) == 1 and drawn[0].images[1].get_clim() == (-1, 1)
 
 
-def test_match_heatmap_figure_refuses_what_it_cannot_draw_honestly(mobilenet, photos):
+def test_match_heatmap_figure_refuses_what_it_cannot_draw_honestly(random_mobilenet, photos):
     cat = photos["chelsea"]
     hm = np.zeros((7, 7), dtype=np.float32)
     with pytest.raises(ValueError, match="pass backbone=... so it is shown as the network saw it"):
         show_match_heatmap(cat, hm)
     with pytest.raises(ValueError, match=r"cosines in \[-1, 1\]"):
-        show_match_heatmap(mobilenet.preprocess(cat), hm + 3)
+        show_match_heatmap(random_mobilenet.preprocess(cat), hm + 3)
     with pytest.raises(ValueError, match="2-D"):
-        show_match_heatmap(mobilenet.preprocess(cat), np.zeros(7))
+        show_match_heatmap(random_mobilenet.preprocess(cat), np.zeros(7))
     with pytest.raises(ValueError, match="reference and reference_mask together"):
-        show_match_heatmap(cat, hm, reference=cat, backbone=mobilenet)
+        show_match_heatmap(cat, hm, reference=cat, backbone=random_mobilenet)
 
 
 def test_paste_subject_puts_the_masked_pixels_where_asked():

@@ -6,6 +6,7 @@ before answering anything.
 """
 
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -158,7 +159,7 @@ def test_command_line_writes_the_edition(tmp_path, capsys):
 
 # --- the lessons' sources (fast: no execution) ------------------------------------------------
 
-LESSONS = lesson_notebooks()
+LESSONS = lesson_notebooks(Path(__file__).resolve().parents[1] / "notebooks")
 
 
 def test_there_are_lessons():
@@ -202,11 +203,12 @@ def edition(tmp_path_factory):
     """The student edition generated now into a fresh folder outside the kit (the lessons find
     their photos through simlab, not relative paths), so nothing is written to the repo."""
     root = tmp_path_factory.mktemp("kit")
-    written = write_student_edition(root / "student")
+    written = write_student_edition(root / "student", LESSONS)
     assert sorted(p.name for p in written) == [p.name for p in LESSONS]
     return root / "student"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [p.name for p in LESSONS], ids=lambda n: n[:2])
 def test_student_edition_runs_until_the_exercises(edition, name):
     from nbclient import NotebookClient

@@ -36,11 +36,6 @@ LOAD_FROM_PYPI = weights._from_pypi
 
 
 @pytest.fixture(scope="module")
-def photos() -> dict[str, Path]:
-    return samples()
-
-
-@pytest.fixture(scope="module")
 def mediapipe_models() -> dict[str, Path]:
     """The real MediaPipe files, from the cache or fetched once (PyPI works without the URL)."""
     pytest.importorskip("ai_edge_litert", reason="the person model needs ai-edge-litert")
@@ -51,11 +46,8 @@ def mediapipe_models() -> dict[str, Path]:
 
 
 @pytest.fixture
-def torch_home(tmp_path, monkeypatch) -> Path:
-    """An empty weight cache (TORCH_HOME in tmp_path); no download can succeed."""
-    home = tmp_path / "torch_home"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+def torch_home(torch_home, monkeypatch) -> Path:
+    """The empty weight cache of conftest.py, and no download can succeed."""
 
     def offline(*args, **kwargs):
         raise OSError("no network in this test")
@@ -63,7 +55,7 @@ def torch_home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setattr(weights, "_download", offline)
     monkeypatch.setattr(weights, "_from_pypi", offline)
     LOAD_VOC_MODEL.cache_clear()
-    yield home / "hub" / "checkpoints"
+    yield torch_home
     LOAD_VOC_MODEL.cache_clear()
 
 
@@ -123,9 +115,9 @@ def expect_shape(mask: np.ndarray, source) -> None:
 
 
 @pytest.mark.parametrize("name", ["astronaut", "grace_hopper"])
-def test_person_mask_on_portraits(name, photos, mediapipe_models):
-    mask = segment_subject(photos[name], method="person")
-    expect_shape(mask, photos[name])  # grace_hopper is 512 wide, 600 high
+def test_person_mask_on_portraits(name, kit_photos, mediapipe_models):
+    mask = segment_subject(kit_photos[name], method="person")
+    expect_shape(mask, kit_photos[name])  # grace_hopper is 512 wide, 600 high
     assert 0.15 <= share(mask) <= 0.80
     h, w = mask.shape
     assert mask[int(0.9 * h), w // 2]  # centre-bottom: the body
@@ -134,25 +126,25 @@ def test_person_mask_on_portraits(name, photos, mediapipe_models):
         assert not corner.any()  # top corners: background
 
 
-def test_person_finds_nobody_on_a_texture(photos, mediapipe_models):
+def test_person_finds_nobody_on_a_texture(kit_photos, mediapipe_models):
     with pytest.warns(UserWarning, match=r"method='person'\) found no person") as record:
-        mask = segment_subject(photos["brick"], method="person")
+        mask = segment_subject(kit_photos["brick"], method="person")
     assert len(record) == 1
     assert mask.shape == (512, 512) and not mask.any()
 
 
-def test_person_mask_stays_inside_the_box(photos, mediapipe_models):
+def test_person_mask_stays_inside_the_box(kit_photos, mediapipe_models):
     box = (0, 0, 256, 512)  # the left half of astronaut
-    full = segment_subject(photos["astronaut"], method="person")
-    boxed = segment_subject(photos["astronaut"], method="person", box=box)
+    full = segment_subject(kit_photos["astronaut"], method="person")
+    boxed = segment_subject(kit_photos["astronaut"], method="person", box=box)
     assert not boxed[:, 256:].any()
     assert np.array_equal(boxed[:, :256], full[:, :256])
 
 
-def test_person_without_ai_edge_litert(monkeypatch, photos):
+def test_person_without_ai_edge_litert(monkeypatch, kit_photos):
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     with pytest.raises(ImportError, match="pip install ai-edge-litert") as info:
-        segment_subject(photos["astronaut"], method="person")
+        segment_subject(kit_photos["astronaut"], method="person")
     assert "grabcut" in str(info.value)  # what to use instead
     assert "person" not in available_methods()
 
@@ -172,10 +164,10 @@ def test_grabcut_on_a_drawn_disc():
     assert iou(mask, disc) > 0.9
 
 
-def test_grabcut_mask_lies_inside_the_box_around_the_cat(photos):
+def test_grabcut_mask_lies_inside_the_box_around_the_cat(kit_photos):
     box = (60, 10, 420, 290)  # chelsea is 451x300; the cat's face and most of its head
-    mask = segment_subject(photos["chelsea"], method="grabcut", box=box)
-    expect_shape(mask, photos["chelsea"])
+    mask = segment_subject(kit_photos["chelsea"], method="grabcut", box=box)
+    expect_shape(mask, kit_photos["chelsea"])
     x0, y0, x1, y1 = box
     assert not mask[:y0].any() and not mask[y1:].any()
     assert not mask[:, :x0].any() and not mask[:, x1:].any()
@@ -183,11 +175,11 @@ def test_grabcut_mask_lies_inside_the_box_around_the_cat(photos):
     assert 0.3 <= share(mask[y0:y1, x0:x1]) <= 0.9
 
 
-def test_grabcut_agrees_with_the_person_model(photos, mediapipe_models):
-    person = segment_subject(photos["astronaut"], method="person")
-    around = segment_subject(photos["astronaut"], method="grabcut", box=(40, 10, 480, 512))
+def test_grabcut_agrees_with_the_person_model(kit_photos, mediapipe_models):
+    person = segment_subject(kit_photos["astronaut"], method="person")
+    around = segment_subject(kit_photos["astronaut"], method="grabcut", box=(40, 10, 480, 512))
     assert iou(around, person) > 0.7  # measured 0.81
-    default = segment_subject(photos["astronaut"], method="grabcut")  # image minus 5% margin
+    default = segment_subject(kit_photos["astronaut"], method="grabcut")  # image minus 5% margin
     assert iou(default, person) > 0.5  # measured 0.57: misses the dark helmet ring and visor
 
 
@@ -201,9 +193,9 @@ def test_grabcut_box_covering_the_whole_image():
 
 
 @pytest.mark.parametrize("method", ["deeplabv3", "lraspp"])
-def test_voc_model_with_random_weights(method, photos, inject):
+def test_voc_model_with_random_weights(method, kit_photos, inject):
     inject(random_voc_model(method))
-    image = np.asarray(load_image(photos["coffee"]))[:300, :320]  # small, not square
+    image = np.asarray(load_image(kit_photos["coffee"]))[:300, :320]  # small, not square
     labels = subject._voc_label_map(load_image(image), method)
     assert labels.shape == (300, 320)
     present = {VOC_CLASSES[i - 1] for i in np.unique(labels) if i > 0}
@@ -215,9 +207,9 @@ def test_voc_model_with_random_weights(method, photos, inject):
     assert empty.shape == (300, 320) and empty.dtype == np.bool_ and not empty.any()
 
 
-def test_voc_class_selection(photos, inject):
+def test_voc_class_selection(kit_photos, inject):
     inject(StubVoc())
-    source = photos["coffee"]  # 600x400
+    source = kit_photos["coffee"]  # 600x400
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning when a subject is found
         cat = segment_subject(source, method="deeplabv3", classes="cat")
@@ -231,10 +223,10 @@ def test_voc_class_selection(photos, inject):
 
 
 @pytest.mark.parametrize("method", ["deeplabv3", "lraspp"])
-def test_voc_weights_missing(method, torch_home, photos):
+def test_voc_weights_missing(method, torch_home, kit_photos):
     wf = KNOWN[VOC_FILES[method]]
     with pytest.raises(WeightsError) as info:
-        segment_subject(photos["coffee"], method=method)
+        segment_subject(kit_photos["coffee"], method=method)
     message = str(info.value)
     assert wf.filename in message
     assert f"cache {torch_home / wf.filename}: not there" in message
@@ -242,7 +234,7 @@ def test_voc_weights_missing(method, torch_home, photos):
     assert "by hand" in message
 
 
-def test_voc_weights_from_the_cache_are_loaded(torch_home, monkeypatch, photos):
+def test_voc_weights_from_the_cache_are_loaded(torch_home, monkeypatch, kit_photos):
     """The real loading path: a state dict in the cache under the canonical name, verified by
     sha256, loaded into the architecture (here: random weights the test saves itself)."""
     model = random_voc_model("deeplabv3")
@@ -253,7 +245,7 @@ def test_voc_weights_from_the_cache_are_loaded(torch_home, monkeypatch, photos):
     monkeypatch.setitem(KNOWN, wf.name, WeightFile(wf.name, wf.filename, sha256_of(path), wf.url))
     assert "deeplabv3" in available_methods()
 
-    image = np.asarray(load_image(photos["coffee"]))[:200, :240]
+    image = np.asarray(load_image(kit_photos["coffee"]))[:200, :240]
     labels = subject._voc_label_map(load_image(image), "deeplabv3")
     loaded = subject._load_voc_model("deeplabv3")
     assert loaded is not model and loaded is subject._load_voc_model("deeplabv3")  # built once
@@ -267,39 +259,39 @@ def test_voc_weights_from_the_cache_are_loaded(torch_home, monkeypatch, photos):
 # --- "auto" ---------------------------------------------------------------------------------
 
 
-def test_auto_picks_person_for_a_portrait(person_only_home, photos):
-    mask, used = segment_subject(photos["astronaut"], return_method=True)
+def test_auto_picks_person_for_a_portrait(person_only_home, kit_photos):
+    mask, used = segment_subject(kit_photos["astronaut"], return_method=True)
     assert used == "person"
-    assert np.array_equal(mask, segment_subject(photos["astronaut"], method="person"))
+    assert np.array_equal(mask, segment_subject(kit_photos["astronaut"], method="person"))
 
 
-def test_auto_picks_grabcut_for_the_coffee_cup(person_only_home, photos):
-    mask, used = segment_subject(photos["coffee"], return_method=True)
+def test_auto_picks_grabcut_for_the_coffee_cup(person_only_home, kit_photos):
+    mask, used = segment_subject(kit_photos["coffee"], return_method=True)
     assert used == "grabcut"
-    expect_shape(mask, photos["coffee"])
+    expect_shape(mask, kit_photos["coffee"])
     assert 0.2 <= share(mask) <= 0.7  # the cup and saucer (measured 0.46)
 
 
-def test_auto_does_not_call_a_cat_a_person(person_only_home, photos, monkeypatch):
+def test_auto_does_not_call_a_cat_a_person(person_only_home, kit_photos, monkeypatch):
     # The selfie model marks 92% of chelsea as "person"; no face is found, so auto moves on.
-    assert share(segment_subject(photos["chelsea"], method="person")) > 0.5
+    assert share(segment_subject(kit_photos["chelsea"], method="person")) > 0.5
     monkeypatch.setattr(subject, "_grabcut", lambda img, box: np.ones((img.height, img.width), bool))
-    assert segment_subject(photos["chelsea"], return_method=True)[1] == "grabcut"
+    assert segment_subject(kit_photos["chelsea"], return_method=True)[1] == "grabcut"
 
 
-def test_auto_uses_cached_voc_weights_before_grabcut(person_only_home, photos, inject, monkeypatch):
+def test_auto_uses_cached_voc_weights_before_grabcut(person_only_home, kit_photos, inject, monkeypatch):
     (person_only_home / KNOWN["deeplabv3_mobilenet_v3_large"].filename).write_bytes(b"stand-in")
     inject(StubVoc())
-    mask, used = segment_subject(photos["coffee"], return_method=True)
+    mask, used = segment_subject(kit_photos["coffee"], return_method=True)
     assert used == "deeplabv3" and mask[110:].all()
     # classes that the VOC model does not find: on to GrabCut
     monkeypatch.setattr(subject, "_grabcut", lambda img, box: np.ones((img.height, img.width), bool))
-    assert segment_subject(photos["coffee"], classes="bus", return_method=True)[1] == "grabcut"
+    assert segment_subject(kit_photos["coffee"], classes="bus", return_method=True)[1] == "grabcut"
     # classes without "person" skip the person model
-    assert segment_subject(photos["astronaut"], classes="cat", return_method=True)[1] == "deeplabv3"
+    assert segment_subject(kit_photos["astronaut"], classes="cat", return_method=True)[1] == "deeplabv3"
 
 
-def test_auto_never_downloads(torch_home, photos, monkeypatch):
+def test_auto_never_downloads(torch_home, kit_photos, monkeypatch):
     attempts = []
 
     def record(wf, *args):
@@ -309,7 +301,7 @@ def test_auto_never_downloads(torch_home, photos, monkeypatch):
     monkeypatch.setattr(weights, "_download", record)
     monkeypatch.setattr(weights, "_from_pypi", record)
     monkeypatch.setattr(subject, "_grabcut", lambda img, box: np.ones((img.height, img.width), bool))
-    mask, used = segment_subject(photos["astronaut"], return_method=True)  # empty cache
+    mask, used = segment_subject(kit_photos["astronaut"], return_method=True)  # empty cache
     assert used == "grabcut" and mask.all()
     assert attempts == []
     assert not torch_home.exists() or not any(torch_home.iterdir())

@@ -1,6 +1,5 @@
 """Figures: the right number of panels, titles that say what is shown, clear errors."""
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -16,12 +15,6 @@ from simlab.viz import (
     show_stage_curves,
     tensor_to_image,
 )
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def test_feature_map_grid_labels_channels_and_shape():

@@ -23,7 +23,7 @@ import pytest
 import torch
 import torchvision
 
-from simlab import weights
+from simlab import cli, weights
 from simlab.backbones import BACKBONES
 from simlab.weights import KNOWN, WeightFile, WeightsError, cache_dir, fetch, sha256_of
 
@@ -35,16 +35,6 @@ REAL_CACHE = Path(torch.hub.get_dir()) / "checkpoints"  # before any test points
 
 
 # --- fixtures -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def torch_home(tmp_path, monkeypatch) -> Path:
-    """TORCH_HOME in tmp_path; returns the checkpoint cache directory (not created)."""
-    home = tmp_path / "torch_home"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    # a torch.hub.set_dir() elsewhere would win over TORCH_HOME
-    monkeypatch.setattr(torch.hub, "_hub_dir", None)
-    return home / "hub" / "checkpoints"
 
 
 def _save_state(path: Path, seed: int) -> Path:
@@ -373,9 +363,9 @@ def test_cli_fetch_success(torch_home, real_mobilenet_file):
 
 
 def test_cli_usage_and_unknown_name(capsys):
-    assert weights.main(["frobnicate"]) == 2
+    assert cli.main(["frobnicate"]) == 2
     assert "usage:" in capsys.readouterr().err
-    assert weights.main(["fetch", "--quiet", "resnet999"]) == 1
+    assert cli.main(["fetch", "--quiet", "resnet999"]) == 1
     assert capsys.readouterr().err.startswith("error: unknown weight file 'resnet999'")
 
 

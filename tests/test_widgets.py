@@ -5,21 +5,15 @@ import pytest
 import torch
 
 import simlab.features
-from simlab import embed, load_backbone, samples
+from simlab import embed, samples
 from simlab.metrics import cosine_similarity, euclidean_distance, manhattan_distance
 from simlab.widgets import FeatureMapExplorer, PairSimilarityExplorer, _format_score
 
 
-@pytest.fixture(scope="module")
-def backbone():
-    torch.manual_seed(0)
-    return load_backbone("mobilenet_v2", weights=None)
-
-
 @pytest.fixture
-def explorer(backbone):
+def explorer(random_mobilenet):
     photos = samples()
-    return FeatureMapExplorer(backbone, {k: photos[k] for k in ("chelsea", "coffee")},
+    return FeatureMapExplorer(random_mobilenet, {k: photos[k] for k in ("chelsea", "coffee")},
                               stage="stage2")
 
 
@@ -75,14 +69,14 @@ def test_figure_shows_the_selected_map(explorer):
     assert "stage3" in explorer.info.value and "channel 7" in explorer.info.value
 
 
-def test_empty_image_dict_is_refused(backbone):
+def test_empty_image_dict_is_refused(random_mobilenet):
     with pytest.raises(ValueError, match="at least one image"):
-        FeatureMapExplorer(backbone, {})
+        FeatureMapExplorer(random_mobilenet, {})
 
 
-def test_unknown_stage_is_refused(backbone):
+def test_unknown_stage_is_refused(random_mobilenet):
     with pytest.raises(ValueError, match="valid stages: stage1"):
-        FeatureMapExplorer(backbone, {"cat": samples()["chelsea"]}, stage="layer9")
+        FeatureMapExplorer(random_mobilenet, {"cat": samples()["chelsea"]}, stage="layer9")
 
 
 # --- PairSimilarityExplorer -----------------------------------------------------------------------
@@ -97,8 +91,8 @@ def photos():
 
 
 @pytest.fixture(scope="module")
-def shared_pairs(backbone, photos):
-    return PairSimilarityExplorer(backbone, photos)
+def shared_pairs(random_mobilenet, photos):
+    return PairSimilarityExplorer(random_mobilenet, photos)
 
 
 @pytest.fixture
@@ -127,17 +121,17 @@ def test_pair_explorer_starts_on_the_first_two_photos_at_the_deepest_stage(pairs
     ("chelsea", "coffee", "stage5"),
     ("motorcycle_left", "coffee", "stage2"),
 ])
-def test_pair_score_is_the_cosine_of_the_embedded_vectors(backbone, photos, pairs, left, right,
+def test_pair_score_is_the_cosine_of_the_embedded_vectors(random_mobilenet, photos, pairs, left, right,
                                                           stage):
     pairs.left.value, pairs.right.value, pairs.stage.value = left, right, stage
-    a, b = embed(backbone, [photos[left], photos[right]], stage=stage)
+    a, b = embed(random_mobilenet, [photos[left], photos[right]], stage=stage)
     assert isinstance(pairs.score, float)
     assert pairs.score == pytest.approx(cosine_similarity(a, b), abs=1e-5)
 
 
-def test_pair_score_uses_the_chosen_distance(backbone, photos, pairs):
+def test_pair_score_uses_the_chosen_distance(random_mobilenet, photos, pairs):
     pairs.stage.value = "stage3"
-    a, b = embed(backbone, [photos["chelsea"], photos["coffee"]], stage="stage3")
+    a, b = embed(random_mobilenet, [photos["chelsea"], photos["coffee"]], stage="stage3")
     pairs.metric.value = "euclidean"
     assert pairs.score == pytest.approx(euclidean_distance(a, b), rel=1e-4, abs=1e-5)
     pairs.metric.value = "manhattan"
@@ -158,14 +152,14 @@ def test_every_dropdown_updates_score_summary_and_picture(pairs):
     assert pairs.summary in pairs.info.value
 
 
-def test_the_network_runs_once_for_all_images_and_stages(backbone, photos, monkeypatch):
+def test_the_network_runs_once_for_all_images_and_stages(random_mobilenet, photos, monkeypatch):
     passes = []
     real = simlab.features.extract_features
     monkeypatch.setattr(simlab.features, "extract_features",
                         lambda *args, **kwargs: passes.append(1) or real(*args, **kwargs))
-    explorer = PairSimilarityExplorer(backbone, photos)
+    explorer = PairSimilarityExplorer(random_mobilenet, photos)
     assert explorer.embed_calls == 1 and len(passes) == 1
-    for stage in backbone.stage_names:
+    for stage in random_mobilenet.stage_names:
         explorer.stage.value = stage
     for metric in explorer.metric.options:
         explorer.metric.value = metric
@@ -189,8 +183,8 @@ def test_identical_photos_score_cosine_one_and_distance_zero(pairs):
             assert pairs.summary == f"chelsea vs chelsea | {stage} | {metric} 0.00"
 
 
-def test_pair_explorer_starts_where_asked(backbone, photos):
-    explorer = PairSimilarityExplorer(backbone, photos, left="coffee", stage="stage2",
+def test_pair_explorer_starts_where_asked(random_mobilenet, photos):
+    explorer = PairSimilarityExplorer(random_mobilenet, photos, left="coffee", stage="stage2",
                                       metric="manhattan")
     assert (explorer.left.value, explorer.right.value) == ("coffee", "chelsea")
     assert explorer.summary.startswith("coffee vs chelsea | stage2 | manhattan ")
@@ -204,12 +198,12 @@ def test_small_distances_never_print_as_zero():
     assert _format_score(0.004, "cosine") == "0.00"  # cosine keeps 2 decimals
 
 
-def test_pair_explorer_refuses_bad_arguments(backbone, photos):
+def test_pair_explorer_refuses_bad_arguments(random_mobilenet, photos):
     with pytest.raises(ValueError, match="at least two images"):
-        PairSimilarityExplorer(backbone, {"cat": photos["chelsea"]})
+        PairSimilarityExplorer(random_mobilenet, {"cat": photos["chelsea"]})
     with pytest.raises(ValueError, match="right='dog' is not an image name; choose from chelsea"):
-        PairSimilarityExplorer(backbone, photos, right="dog")
+        PairSimilarityExplorer(random_mobilenet, photos, right="dog")
     with pytest.raises(ValueError, match="unknown metric 'cityblock'"):
-        PairSimilarityExplorer(backbone, photos, metric="cityblock")
+        PairSimilarityExplorer(random_mobilenet, photos, metric="cityblock")
     with pytest.raises(ValueError, match="valid stages: stage1"):
-        PairSimilarityExplorer(backbone, photos, stage="layer9")
+        PairSimilarityExplorer(random_mobilenet, photos, stage="layer9")

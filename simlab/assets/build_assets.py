@@ -1,18 +1,20 @@
 """Build the kit's photos from images bundled with installed packages, plus labelled pairs.
 
-Run from the project root: ``python assets/build_assets.py`` (or ``make assets``). It needs
-scikit-image, scikit-learn and matplotlib (the ``dev`` extra) and no network. It writes
+Run in a checkout: ``python simlab/assets/build_assets.py`` (or ``make assets``). It needs
+scikit-image, scikit-learn and matplotlib (the ``dev`` extra) and no network. The files are
+package data of ``simlab`` (a wheel ships them; this script does not go into the wheel). It writes,
+in the folder of this script (``simlab/assets/``):
 
-- ``assets/photos/``: the kit's photos (sources and licences in assets/ATTRIBUTION.md);
-- ``assets/variants/``: altered copies of some photos (crop, mirrored greyscale, colour shift,
+- ``photos/``: the kit's photos (sources and licences in ATTRIBUTION.md);
+- ``variants/``: altered copies of some photos (crop, mirrored greyscale, colour shift,
   low-quality JPEG), the same subject in a different look;
-- ``assets/pairs.csv``: labelled pairs ``a,b,same`` (1 = same subject, 0 = not) over both
+- ``pairs.csv``: labelled pairs ``a,b,same`` (1 = same subject, 0 = not) over both
   folders, for choosing a similarity threshold in lesson 02;
-- ``assets/composites/``: two people (the astronaut, Grace Hopper) cut out with the person
+- ``composites/``: two people (the astronaut, Grace Hopper) cut out with the person
   segmenter of ``simlab.subject`` and pasted onto four backgrounds (brick, grass, gravel, a
   landscape), each with its subject mask as ``*_mask.png``, for lesson 03. This step needs the
   selfie-segmentation weights (``python -m simlab fetch selfie_segmentation``);
-- ``assets/people/``: four official White House photos (three of Barack Obama in different
+- ``people/``: four official White House photos (three of Barack Obama in different
   rooms, one of Joe Biden; public domain, by Pete Souza) for "the same person?" in lesson 03:
   the top square of each (head and shoulders) at 512x512, from the test images of the ``face_recognition==1.3.0`` source archive on PyPI.
   This step downloads that archive (about 3 MB, checked by sha256) with ``pip download``.
@@ -126,7 +128,7 @@ def build_pairs(variants: list[str]) -> None:
         writer = csv.writer(f)
         writer.writerow(["a", "b", "same"])
         writer.writerows(sorted(rows))
-    print(f"assets/pairs.csv: {len(same)} same-subject and {2 * len(same)} different-subject pairs")
+    print(f"pairs.csv: {len(same)} same-subject and {2 * len(same)} different-subject pairs")
 
 
 def _square(image: Image.Image, size: int) -> Image.Image:
@@ -150,7 +152,7 @@ def build_composites() -> None:
             scene = _square(Image.open(PHOTOS / f"{background}.jpg").convert("RGB"), COMPOSITE_SIZE)
             composite, _ = paste_subject(photo, mask, scene)
             composite.save(COMPOSITES / f"{subject}_on_{background}.jpg", quality=92)
-        print(f"assets/composites: {subject} on {', '.join(BACKGROUNDS)}, subject share {mask.mean():.2f}")
+        print(f"composites: {subject} on {', '.join(BACKGROUNDS)}, subject share {mask.mean():.2f}")
 
 
 def build_people() -> None:
@@ -172,7 +174,7 @@ def build_people() -> None:
                 image = image.crop((0, 0, image.width, image.width))
                 image = image.resize((PEOPLE_SIZE, PEOPLE_SIZE), Image.Resampling.LANCZOS)
                 image.save(PEOPLE / name, quality=90)
-                print(f"assets/people/{name}  {image.width}x{image.height}")
+                print(f"simlab/assets/people/{name}  {image.width}x{image.height}")
 
 
 def main() -> None:

@@ -1,0 +1,50 @@
+"""pytest set-up for the whole checkout: the lessons in ``notebooks/`` run under nbval.
+
+nbval runs them in lax mode in this environment's kernel (``--nbval-lax --nbval-current-env``):
+only cells marked ``# NBVAL_CHECK_OUTPUT`` are compared, and their stderr (progress bars,
+warnings) is not. The options are set here rather than in ``addopts`` so that pytest without
+nbval installed says what is missing instead of failing on an unknown option. Fixtures shared by
+the unit tests live in ``tests/conftest.py``.
+"""
+
+from pathlib import Path
+
+import pytest
+
+try:
+    import nbval.plugin as _nbval
+except ImportError:  # nbval comes with the test extra; the unit tests run without it
+    _nbval = None
+
+if _nbval is not None:
+    _transform = _nbval.transform_streams_for_comparison
+
+    def _without_stderr(outputs):
+        kept = [o for o in outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        return _transform(kept)
+
+    _nbval.transform_streams_for_comparison = _without_stderr
+
+
+def _asks_for_notebooks(config) -> bool:
+    """Whether the paths pytest was given (or its testpaths) include a notebook or a folder of them."""
+    for arg in config.args:
+        path = Path(str(arg).split("::")[0])
+        if path.suffix == ".ipynb" or (path.is_dir() and any(path.rglob("*.ipynb"))):
+            return True
+    return False
+
+
+def pytest_configure(config):
+    if _nbval is None:
+        if _asks_for_notebooks(config):
+            raise pytest.UsageError(
+                "the lessons (notebooks/*.ipynb) are tested with nbval, which is not installed: "
+                "install the test extra (`pip install -e '.[test]'`, or `make test`), or run only "
+                "the unit tests with `pytest tests`"
+            )
+        return
+    if not config.option.nbval:  # --nbval (strict) given by hand wins
+        config.option.nbval_lax = True
+    if not config.option.nbval_kernel_name:
+        config.option.nbval_current_env = True
