@@ -277,12 +277,14 @@ def embed_stages(backbone: Backbone, images: list, stages=None, pool: str = "avg
 
     Returns ``{stage name: float32 array (N, C)}``, shallow to deep (``stages=None``: all). Use it
     to compare how similarity changes with depth without running the network once per stage.
+    ``images`` may also be an already preprocessed Tensor[N, 3, H, W].
     """
-    if not images:
+    if len(images) == 0:
         raise ValueError("no images given: the list is empty")
     parts: dict[str, list] = {}
     for start in range(0, len(images), batch_size):
-        maps = extract_features(backbone, list(images[start:start + batch_size]), stages)
+        chunk = images[start:start + batch_size]
+        maps = extract_features(backbone, chunk if isinstance(chunk, torch.Tensor) else list(chunk), stages)
         for name, fmap in maps.items():
             parts.setdefault(name, []).append(pool_map(fmap, pool).numpy().astype(np.float32))
     return {name: np.concatenate(chunks) for name, chunks in parts.items()}
