@@ -312,17 +312,14 @@ class Embedder:
 
     def _graph(self, key: str, size) -> bytes | str:
         """The exported graph: a file path in the cache, or bytes (no cache, or it is read-only)."""
-        if key in _GRAPHS:
-            return _GRAPHS[key]
-        if self.cache_dir is not None:
-            path = self.cache_dir / f"{key}.onnx"
-            if path.is_file():
-                return str(path)
-        graph = self._export(size)
-        if self.cache_dir is not None:
+        path = self.cache_dir / f"{key}.onnx" if self.cache_dir is not None else None
+        if path is not None and path.is_file():
+            return str(path)
+        graph = _GRAPHS[key] if key in _GRAPHS else self._export(size)
+        if path is not None:
             try:
-                _atomic_write(self.cache_dir / f"{key}.onnx", graph)
-                return str(self.cache_dir / f"{key}.onnx")
+                _atomic_write(path, graph)
+                return str(path)
             except OSError as e:
                 warnings.warn(f"{self.cache_dir}: cannot keep the exported ONNX graph ({e}); it is "
                               "kept in memory for this session", UserWarning, stacklevel=5)
