@@ -311,20 +311,24 @@ def _for_path(reason: str, reported: Path, path: Path) -> str:
 
 
 def thread_split(engine: str, cores: int | None = None) -> tuple[int, int]:
-    """``(DataLoader workers, inference threads)`` for ``embed_folder`` on ``cores`` CPU cores.
+    """``(DataLoader workers, ONNX Runtime threads)`` for ``embed_folder`` on ``cores`` CPU cores.
 
-    Measured with ``bench/collection.py`` on 2 cores: with ONNX Runtime the network takes about
-    6 ms per photo and decoding a photo about as long, so one worker decoding next to an
-    inference using both threads keeps both busy (ONNX Runtime's threads do not busy-wait
-    between layers here, leaving the core to the worker); PyTorch eager, 5x slower, needs one
-    worker. With more cores the decoding is spread over more workers: one per three cores
-    beyond the first two, the rest for the inference.
+    Half the cores decode (worker processes), the other half run the network. Measured on
+    2 cores by ``bench/collection.py`` (the kit's album, ONNX Runtime, reduced-size decoding;
+    images/s, one run on a busy machine): 1 worker x 1 thread 22.8, 1 x 2 15.8, 0 x 2 14.7,
+    2 x 1 14.3, 2 x 2 10.0. Once ONNX Runtime is 5x faster than PyTorch eager, decoding a photo
+    (about 7 ms for the album's, 20-25 ms for a 12-MP photo with reduced-size decoding) costs as
+    much as its forward pass, so the two must run side by side on their own cores; more threads
+    than cores make them wait for each other (and ONNX Runtime's threads, which busy-wait between
+    layers, are told not to when workers run). With more cores the same halves hold: e.g. 8 cores
+    give 4 workers and 4 threads (not measured here). ``engine="torch"`` keeps PyTorch's own
+    thread count; only the workers follow this split.
     """
     cores = cores or os.cpu_count() or 1
     if cores <= 1:
         return 0, 1
-    workers = 1 + (cores - 2) // 3
-    return workers, max(1, cores - workers) if engine == "onnx" else torch.get_num_threads()
+    workers = cores // 2
+    return workers, cores - workers
 
 
 # --- the configuration --------------------------------------------------------------------------

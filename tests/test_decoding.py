@@ -86,3 +86,12 @@ def test_the_engine_is_not_part_of_the_cache_key(tmp_path, backbone, monkeypatch
     np.testing.assert_allclose(fast.vectors, eager.vectors, rtol=0, atol=1e-4)
     with pytest.raises(ValueError, match="engine='gpu'"):
         embed_folder(folder, backbone, engine="gpu")
+
+
+def test_the_thread_split_uses_every_core_once():
+    from simlab.collection import thread_split
+
+    assert thread_split("onnx", 1) == (0, 1)  # one core: decode in this process
+    for cores in (2, 3, 4, 8, 16):
+        workers, threads = thread_split("onnx", cores)
+        assert workers >= 1 and threads >= 1 and workers + threads == cores
