@@ -1,15 +1,29 @@
 """Benchmark: a photo collection end to end, from embedding a folder to searching a million vectors.
 
-What it measures, in one run, CPU, torch's and FAISS's default thread counts:
+What it measures, in one run, CPU:
 
-1. **Folder embedding** (``simlab.collection.embed_folder``, MobileNetV2, deepest stage, average
-   pooling) on a folder of 260 photos: four sets of the kit's photos and their planted copies
-   (``simlab.augment``, a different seed each), no cache, default workers, against
-   the **bare model**: the same batches, decoded and preprocessed beforehand (not timed), run
-   through the same forward pass and pooling. The ratio folder / bare says whether loading is the
-   bottleneck (target >= 0.9: the DataLoader's workers decode while the model computes). The
-   folder's first run writes the cache; the second run on the unchanged folder reads it; their
-   ratio is the cache-hit speed-up.
+1. **Folder embedding** (``simlab.collection.embed_folder``, MobileNetV2 ImageNet weights, deepest
+   stage, average pooling, batches of 16, no cache) in images per second, on two folders:
+   (a) the kit's album, 130 photos: two sets of the kit's 13 photos and their planted copies
+   (``simlab.augment``, a different seed each; 170-741 pixels a side), and (b) 26 phone-size
+   photos: the kit's 13 photos upscaled to 12 megapixels (Lanczos), saved at two JPEG
+   qualities. For each folder:
+
+   - a **plain loop**: Pillow, the weights' transforms, PyTorch eager, batches of 16, in this
+     process (what one writes without the kit);
+   - **torch, as before**: ``engine="torch", jpeg_draft=False`` with 2 workers (the kit before
+     ONNX Runtime and reduced-size decoding);
+   - **onnx**: ``engine="onnx", jpeg_draft=False``;
+   - **onnx + draft** (the default now): ``engine="onnx", jpeg_draft=True``;
+   - next to the **bare forward passes** on ready batches (decoded and preprocessed beforehand,
+     not timed): PyTorch eager, and ONNX Runtime with 2 threads, the limit for the folder.
+
+   RATIOs are against "torch, as before" and against the bare ONNX forward pass; peak memory is
+   this process's high-water mark above its size before the run (VmHWM, reset through
+   ``/proc/self/clear_refs``; DataLoader workers are separate processes and not included).
+   Then the worker/thread split of ``embed_folder`` on the album (onnx + draft): DataLoader
+   workers x ONNX Runtime threads, to pick the default (``simlab.collection.thread_split``).
+   Finally the cache: a second run on the unchanged album reads every vector from the cache.
 2. **Search** in N = 100,000 and 1,000,000 synthetic unit vectors of dimension 256 that cluster
    like image embeddings (``simlab.search.synthetic_embeddings``), 1,000 held-out queries, k = 10:
    ``simlab.metrics.top_k`` (NumPy/torch, blocks of <= 256 MB), FAISS exact (``IndexFlatIP``),
@@ -19,8 +33,8 @@ What it measures, in one run, CPU, torch's and FAISS's default thread counts:
    process's high-water mark, VmHWM, reset before each method via ``/proc/self/clear_refs``;
    Linux only, else "n/a").
 
-Ratios are of two things measured in this run. Run from the project root (about 10 minutes on
-2 cores; ``--sizes 100000`` for a quick run of the search part):
+Ratios are of two things measured in this run. Run from the project root (about 15 minutes on
+2 cores; ``--sizes`` with no number skips the search, ``--skip-folder`` the folders):
 
     .venv/bin/python bench/collection.py
 """
@@ -28,76 +42,142 @@ Ratios are of two things measured in this run. Run from the project root (about 
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from PIL import Image
 
+import simlab.collection
 from simlab import load_backbone, samples
 from simlab.augment import plant_duplicates
 from simlab.collection import embed_folder, image_files
+from simlab.engines import Embedder
 from simlab.features import extract_features, pool_map
 from simlab.metrics import top_k
 from simlab.search import build_index, recall_at_k, search, synthetic_embeddings
 
 BATCH = 16
-ROUNDS = 3
-COPIES = 4  # sets of the kit's photos with planted copies in the folder: 4 x 13 x 5 = 260 images
+ROUNDS = 2
+COPIES = 2  # sets of the kit's photos with planted copies in the album: 2 x 13 x 5 = 130 images
+QUALITIES = (90, 80)  # the 12-MP folder: the kit's 13 photos at two JPEG qualities
 DIM, QUERIES, K = 256, 1000, 10
 IVF_NPROBE = (8, 32)  # cells searched, of build_index's default nlist = 4 sqrt(N)
 HNSW_EF = (64, 128)  # candidates kept while searching the graph (build_index's default M = 32)
+SPLITS = ((0, 2), (1, 1), (1, 2), (2, 1), (2, 2))  # (DataLoader workers, ONNX Runtime threads)
 
 
 # ------------------------------------------------------------------------------ 1. a folder
-def bare_forward(backbone, batches: list[torch.Tensor], stage: str) -> float:
-    """Seconds for the model alone on preprocessed batches (the same forward and pooling)."""
-    start = time.perf_counter()
-    with torch.no_grad():  # as embed_folder
-        for batch in batches:
+def album(folder: Path) -> list[Path]:
+    for seed in range(COPIES):  # other crops and colours for every seed
+        plant_duplicates(samples(), folder / f"set{seed}", seed=seed)
+    return image_files(folder)
+
+
+def phone_photos(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True)
+    for name, path in samples().items():
+        im = Image.open(path).convert("RGB")
+        scale = math.sqrt(12e6 / (im.width * im.height))
+        im = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
+        for q in QUALITIES:
+            im.save(folder / f"{name}-q{q}.jpg", quality=q)
+    return image_files(folder)
+
+
+def plain_loop(backbone, paths: list[Path], stage: str) -> None:
+    """What one writes without the kit: Pillow, the weights' transforms, eager, batches of 16."""
+    for i in range(0, len(paths), BATCH):
+        batch = torch.stack([backbone.transform(Image.open(p).convert("RGB")) for p in paths[i:i + BATCH]])
+        with torch.no_grad():
             pool_map(extract_features(backbone, batch, [stage])[stage])
-    return time.perf_counter() - start
+
+
+def bare(run, batches: list[torch.Tensor]) -> None:
+    for batch in batches:
+        run(batch)
+
+
+def _best(job) -> tuple[float, float | None]:
+    """(best seconds of ROUNDS runs, peak MB above the start of the worst run)."""
+    times, peaks = [], []
+    for _ in range(ROUNDS):
+        _, seconds, peak = _measure(job)
+        times.append(seconds)
+        peaks.append(peak)
+    return min(times), (None if None in peaks else max(peaks))
+
+
+def bench_folder_kind(backbone, title: str, paths: list[Path]) -> float:
+    stage = backbone.stages[-1].name
+    n = len(paths)
+    batches = [torch.stack([backbone.preprocess(p) for p in paths[i:i + BATCH]])
+               for i in range(0, n, BATCH)]
+    eager, onnx = Embedder(backbone, stage, "torch"), Embedder(backbone, stage, "onnx", threads=2)
+    jobs = {
+        "plain loop (Pillow, eager)": lambda: plain_loop(backbone, paths, stage),
+        "torch, as before": lambda: embed_folder(paths, backbone, cache_dir=None, progress=False,
+                                                 engine="torch", jpeg_draft=False, num_workers=2),
+        "onnx": lambda: embed_folder(paths, backbone, cache_dir=None, progress=False, engine="onnx",
+                                     jpeg_draft=False),
+        "onnx + draft (default)": lambda: embed_folder(paths, backbone, cache_dir=None, progress=False),
+        "bare forward, PyTorch eager": lambda: bare(eager, batches),
+        "bare forward, ONNX Runtime": lambda: bare(onnx, batches),
+    }
+    embed_folder(paths[:2 * BATCH], backbone, cache_dir=None, progress=False)  # warm-up: export,
+    embed_folder(paths[:2 * BATCH], backbone, cache_dir=None, progress=False, engine="torch")  # traces
+    bare(onnx, batches[:1])
+    bare(eager, batches[:1])
+    results = {name: _best(job) for name, job in jobs.items()}
+    rate = {name: n / seconds for name, (seconds, _) in results.items()}
+    print(f"\n   {title}: {n} photos, best of {ROUNDS}")
+    print(f"   {'':30}{'images/s':>10}{'vs torch before':>17}{'vs bare ONNX':>14}{'peak MB':>9}")
+    for name, (_, peak) in results.items():
+        mb = "n/a" if peak is None else f"{peak:,.0f}"
+        print(f"   {name:30}{rate[name]:10.1f}{rate[name] / rate['torch, as before']:16.2f}x"
+              f"{rate[name] / rate['bare forward, ONNX Runtime']:13.2f}x{mb:>9}")
+    return rate["bare forward, ONNX Runtime"]
+
+
+def bench_split(backbone, paths: list[Path]) -> None:
+    print(f"\n   worker/thread split, album, onnx + draft ({torch.get_num_threads()} torch threads, "
+          f"default {simlab.collection.thread_split('onnx')}):")
+    real = simlab.collection.thread_split
+    try:
+        for workers, threads in SPLITS:
+            simlab.collection.thread_split = lambda engine, cores=None, s=(workers, threads): s
+            job = lambda: embed_folder(paths, backbone, cache_dir=None, progress=False)  # noqa: E731
+            seconds, _ = _best(job)
+            print(f"   {workers} workers x {threads} threads: {len(paths) / seconds:6.1f} images/s")
+    finally:
+        simlab.collection.thread_split = real
 
 
 def bench_folder() -> None:
     backbone = load_backbone("mobilenet_v2")
-    stage = backbone.stages[-1].name
+    print(f"\n1. Folder embedding: MobileNetV2 {backbone.stages[-1].name}, average pooling, batch {BATCH}, "
+          f"no cache; torch threads {torch.get_num_threads()}")
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "photos"
-        for seed in range(COPIES):  # other crops and colours for every seed: a folder large enough
-            plant_duplicates(samples(), folder / f"set{seed}", seed=seed)  # to amortise start-up
-        paths = image_files(folder)
-        tensors = [backbone.preprocess(p) for p in paths]
-        batches = [torch.stack(tensors[i:i + BATCH]) for i in range(0, len(tensors), BATCH)]
-        bare_forward(backbone, batches[:1], stage)  # warm-up: trace the extractor, touch the weights
-        embed_folder(paths[:BATCH], backbone, cache_dir=None, batch_size=BATCH, progress=False)
-
-        bare, folder_times = [], []
-        for _ in range(ROUNDS):  # alternate, so background load hits both alike
-            bare.append(bare_forward(backbone, batches, stage))
-            start = time.perf_counter()
-            embed_folder(folder, backbone, cache_dir=None, batch_size=BATCH, progress=False)
-            folder_times.append(time.perf_counter() - start)
-        n = len(paths)
-        t_bare, t_folder = min(bare), min(folder_times)
-        print(f"\n1. Folder embedding: {n} photos ({COPIES} sets of the kit's {len(samples())} with "
-              f"planted copies), MobileNetV2 {stage}, batch {BATCH}, best of {ROUNDS}")
-        print(f"   bare model (preprocessed batches): {n / t_bare:6.1f} images/s")
-        print(f"   embed_folder, no cache:            {n / t_folder:6.1f} images/s")
-        print(f"   RATIO embed_folder / bare model:   {t_bare / t_folder:.2f}x   (target >= 0.9)")
+        paths = album(Path(tmp) / "album")
+        bench_folder_kind(backbone, f"(a) the kit's album ({COPIES} sets of 13 photos and planted copies)",
+                          paths)
+        bench_folder_kind(backbone, "(b) phone photos: the kit's 13 upscaled to 12 MP, 2 JPEG qualities",
+                          phone_photos(Path(tmp) / "phone"))
+        bench_split(backbone, paths)
 
         cache = Path(tmp) / "cache"
         start = time.perf_counter()
-        first = embed_folder(folder, backbone, cache_dir=cache, batch_size=BATCH, progress=False)
+        first = embed_folder(paths, backbone, cache_dir=cache, progress=False)
         t_first = time.perf_counter() - start
         start = time.perf_counter()
-        second = embed_folder(folder, backbone, cache_dir=cache, batch_size=BATCH, progress=False)
+        second = embed_folder(paths, backbone, cache_dir=cache, progress=False)
         t_second = time.perf_counter() - start
-        print(f"   first run, writing the cache:      {t_first:6.2f} s ({first.computed} embedded)")
-        print(f"   second run, unchanged folder:      {t_second:6.2f} s ({second.computed} embedded, "
-              f"{second.from_cache} from the cache)")
-        print(f"   RATIO cache-hit speed-up:          {t_first / t_second:.0f}x")
+        print(f"\n   cache: first run {t_first:.2f} s ({first.computed} embedded), second run on the "
+              f"unchanged album {t_second:.2f} s ({second.from_cache} from the cache): "
+              f"RATIO {t_first / t_second:.0f}x")
 
 
 # ------------------------------------------------------------------------------ 2. search
@@ -177,7 +257,7 @@ def _max(a, b):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--skip-folder", action="store_true")
     args = parser.parse_args()
     print(f"torch threads: {torch.get_num_threads()}")

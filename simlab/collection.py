@@ -6,6 +6,11 @@
 - decoding and preprocessing run in PyTorch ``DataLoader`` worker processes while the network
   works on the previous batch (workers resize and crop to uint8 pixels; each batch is turned
   into normalised floats at once, which costs a fraction of doing it per image);
+- the network runs in ONNX Runtime when it is installed (``engine="auto"``, see
+  :mod:`simlab.engines`: the same vectors to 1e-4, several times faster on a CPU), else PyTorch;
+- large JPEGs are decoded at a reduced scale by the JPEG decoder itself (``jpeg_draft``): a
+  12-megapixel photo needed at 256 pixels decodes 6-8x faster, its vector's cosine to the full
+  decode >= 0.998 (``bench/decode.py``);
 - a file that cannot be read is skipped and reported (:attr:`Collection.failed`), it never
   aborts the run;
 - every vector is kept in a cache on disk, so the next run only embeds what is new.
@@ -13,7 +18,8 @@
 The cache is keyed by what determines a vector: the file's *content* (its sha256, so a renamed
 or moved photo is still found, an edited one is embedded again) and the *configuration*:
 backbone, a fingerprint of its weights (random, pretrained and fine-tuned weights all differ),
-stage, pooling, subject-mask method and preprocessing. Each configuration has its own folder
+stage, pooling, subject-mask method and preprocessing (with ``jpeg_draft``). The engine is not
+part of the key: both engines give the same vectors. Each configuration has its own folder
 (with a readable ``config.json``). After every batch its vectors are written to a new shard file,
 atomically (a temporary file, then a rename), so interrupting the run, even by killing the
 kernel, loses at most the batch in flight, and a later run carries on where it stopped.
@@ -41,7 +47,8 @@ from tqdm.auto import tqdm
 
 from . import subject
 from .backbones import Backbone, load_backbone
-from .features import MIN_MASK_PIXELS, POOLS, extract_features, masked_pool, pool_map
+from .engines import Embedder, onnx_cache_dir, resolve_engine, weights_fingerprint
+from .features import MIN_MASK_PIXELS, POOLS
 from .images import load_image
 from .validation import whole_number
 from .weights import sha256_of
@@ -124,20 +131,6 @@ def image_files(folder, recursive: bool = True) -> list[Path]:
 content_hash = sha256_of
 
 
-def weights_fingerprint(model: nn.Module) -> str:
-    """sha256 hex digest over the names, dtypes, shapes and bytes of ``model``'s state dict.
-
-    Two models get the same fingerprint exactly when they hold the same numbers, whether those
-    came from a download, a file or a random initialisation (about 15 ms for MobileNetV2).
-    """
-    digest = hashlib.sha256()
-    for name, tensor in model.state_dict().items():
-        t = tensor.detach().to("cpu").contiguous()
-        digest.update(f"{name} {t.dtype} {tuple(t.shape)}\n".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy())
-    return digest.hexdigest()
-
-
 def default_cache_dir() -> Path:
     """Where embeddings are cached by default: ``$SIMLAB_CACHE``, else ``~/.cache/simlab/embeddings``."""
     env = os.environ.get("SIMLAB_CACHE")
@@ -145,7 +138,8 @@ def default_cache_dir() -> Path:
 
 
 def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg", mask_method=None,
-                 cache_dir="default", batch_size=16, num_workers=None, progress=True) -> Collection:
+                 cache_dir="default", batch_size=16, num_workers=None, progress=True, jpeg_draft=True,
+                 engine="auto") -> Collection:
     """Embed every image of a folder (or a list of paths): a :class:`Collection` of vectors.
 
     ``folder_or_paths`` is a folder (its images, see :func:`image_files`) or a list of paths.
@@ -166,29 +160,43 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
     again on every run. Identical files are embedded once.
 
     ``batch_size`` images go through the network together; ``num_workers`` processes decode
-    and preprocess them meanwhile (default ``min(2, cpu count)``; 0, and any run that fits in
-    one batch, does it all in this process). ``progress=False`` hides the progress bar.
+    and preprocess them meanwhile (default: see :func:`thread_split`; 0, and any run that fits
+    in one batch, does it all in this process). ``progress=False`` hides the progress bar.
+
+    ``jpeg_draft=True`` decodes a JPEG at least four times the size the network needs at the
+    JPEG decoder's reduced scale (1/2, 1/4, 1/8) that still keeps twice that size, then resizes
+    as usual (``load_image(path, reduce_to=2 * resize size)``): 6-8x faster on phone photos,
+    cosine to the full decode >= 0.998 measured on 12-MP photos and real large JPEGs, and no
+    change at all for photos under 1024 pixels (short side). ``False`` always decodes in full.
+    It is part of the cache key.
+
+    ``engine``: ``"auto"`` (ONNX Runtime when installed, else PyTorch), ``"onnx"`` or
+    ``"torch"`` (see :mod:`simlab.engines`); the exported graph is kept in ``<cache_dir>/onnx``
+    (in memory with ``cache_dir=None``).
 
     Unreadable files never stop the run: they are listed in ``failed`` with the reason and one
     ``UserWarning`` names them at the end. A damaged cache file is skipped with a warning.
     Raises ``ValueError`` for a missing or empty folder, an empty list, an unknown backbone,
-    stage, pool or mask method, ``pool != "avg"`` with a mask method, ``batch_size < 1`` or
-    ``num_workers < 0``; ``TypeError`` for a backbone that is neither a name nor a Backbone;
+    stage, pool, mask method or engine, ``pool != "avg"`` with a mask method, ``batch_size < 1``
+    or ``num_workers < 0``; ``ImportError`` for ``engine="onnx"`` without ONNX Runtime;
+    ``TypeError`` for a backbone that is neither a name nor a Backbone;
     ``OSError`` when the cache folder cannot be created.
     """
     _check_options(pool, mask_method, batch_size, num_workers)
+    resolve_engine(engine)  # an unknown engine fails before any work
     paths = _input_paths(folder_or_paths)
     bb = load_backbone(backbone) if isinstance(backbone, str) else backbone
     if not isinstance(bb, Backbone):
         raise TypeError(f"backbone must be a name or a Backbone, got a {type(backbone).__name__}")
     stage_name = bb.resolve_stage(stage).name
-    config = _config(bb, stage_name, pool, mask_method)
+    config = _config(bb, stage_name, pool, mask_method, jpeg_draft)
 
     failed: dict[int, str] = {}
     if cache_dir is None:
         store, keys, cached = None, [str(i) for i in range(len(paths))], {}
     else:
         root = default_cache_dir() if isinstance(cache_dir, str) and cache_dir == "default" else cache_dir
+        cache_dir = root  # the exported ONNX graph goes beside the vectors
         store = _Store(Path(root).expanduser(), config, bb.stage(stage_name).channels, bb.weights)
         cached = store.load()
         keys = []
@@ -207,7 +215,8 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
     fresh, errors = {}, {}
     if todo:  # nothing missing: no DataLoader, no worker, no forward pass
         fresh, errors = _run(bb, stage_name, pool, mask_method, [paths[i] for i in todo.values()],
-                             list(todo), store, batch_size, num_workers, progress)
+                             list(todo), store, batch_size, num_workers, progress,
+                             config["preprocess"].get("jpeg_draft"), engine, cache_dir)
 
     rows, kept, computed, from_cache = [], [], 0, 0
     for i, (path, key) in enumerate(zip(paths, keys, strict=True)):
@@ -290,18 +299,37 @@ def _for_path(reason: str, reported: Path, path: Path) -> str:
     return f"{path}: {reason[len(prefix):]}" if reason.startswith(prefix) and path != reported else reason
 
 
-def _default_workers() -> int:
-    return min(2, os.cpu_count() or 1)
+def thread_split(engine: str, cores: int | None = None) -> tuple[int, int]:
+    """``(DataLoader workers, ONNX Runtime threads)`` for ``embed_folder`` on ``cores`` CPU cores.
+
+    Half the cores decode (worker processes), the other half run the network. Measured on
+    2 cores by ``bench/collection.py`` (the kit's album, ONNX Runtime, reduced-size decoding;
+    images/s, one run on a busy machine): 1 worker x 1 thread 22.8, 1 x 2 15.8, 0 x 2 14.7,
+    2 x 1 14.3, 2 x 2 10.0. Once ONNX Runtime is 5x faster than PyTorch eager, decoding a photo
+    (about 7 ms for the album's, 20-25 ms for a 12-MP photo with reduced-size decoding) costs as
+    much as its forward pass, so the two must run side by side on their own cores; more threads
+    than cores make them wait for each other (and ONNX Runtime's threads, which busy-wait between
+    layers, are told not to when workers run). With more cores the same halves hold: e.g. 8 cores
+    give 4 workers and 4 threads (not measured here). ``engine="torch"`` keeps PyTorch's own
+    thread count; only the workers follow this split.
+    """
+    cores = cores or os.cpu_count() or 1
+    if cores <= 1:
+        return 0, 1
+    workers = cores // 2
+    return workers, cores - workers
 
 
 # --- the configuration --------------------------------------------------------------------------
 
 
-def _config(bb: Backbone, stage_name: str, pool: str, mask_method) -> dict:
+def _config(bb: Backbone, stage_name: str, pool: str, mask_method, jpeg_draft: bool = True) -> dict:
     """Everything that determines a vector, besides the file: the key of a cache folder."""
     t = bb.transform
     if _standard(t):
         prep = {n: _plain(getattr(t, n)) for n in _PREPROCESS_SETTINGS}
+        # the short side a large JPEG is decoded at, at least (None: always in full)
+        prep["jpeg_draft"] = 2 * max(_plain(t.resize_size)) if jpeg_draft else None
     else:  # a transform of the student's own: its repr is the best description there is
         prep = {"transform": repr(t)}
     config = {
@@ -340,9 +368,10 @@ class _Images(Dataset):
     Runs in the DataLoader's worker processes: load, segment (with a mask method), preprocess.
     """
 
-    def __init__(self, paths: list[Path], bb: Backbone, mask_method):
+    def __init__(self, paths: list[Path], bb: Backbone, mask_method, reduce_to: int | None = None):
         self.paths = paths
         self.mask_method = mask_method
+        self.reduce_to = reduce_to
         # Only the preprocessing is needed here; leave the network behind (workers started by
         # "spawn", as on macOS and Windows, receive a pickled copy of this object).
         self.prep = bb.preprocessing_only()
@@ -353,7 +382,7 @@ class _Images(Dataset):
     def __getitem__(self, i: int):
         path = self.paths[i]
         try:
-            photo = load_image(path)
+            photo = load_image(path, reduce_to=self.reduce_to)
             weights = self._subject(photo, path) if self.mask_method is not None else None
             return i, self._pixels(photo), weights, None
         except ValueError as e:  # ImageError, or this photo's segmentation failed
@@ -362,7 +391,8 @@ class _Images(Dataset):
     def _pixels(self, photo) -> torch.Tensor:
         """The network's view of ``photo``: uint8 Tensor[3, H, W] for torchvision's standard
         preprocessing (resize and crop here; to float and normalise per batch in
-        :func:`_normalise`, the same arithmetic at a fraction of the cost), else float."""
+        :meth:`~simlab.engines.Embedder.normalise`, the same arithmetic at a fraction of the
+        cost), else float."""
         t = self.prep.transform
         if not _standard(t):
             return self.prep.preprocess(photo)
@@ -387,14 +417,6 @@ def _standard(transform) -> bool:
     return all(hasattr(transform, n) for n in _PREPROCESS_SETTINGS)
 
 
-def _normalise(bb: Backbone, images: torch.Tensor) -> torch.Tensor:
-    """Finish :meth:`_Images._pixels` for a whole batch: uint8 -> float in [0, 1] -> normalised."""
-    if images.dtype != torch.uint8:
-        return images
-    t = bb.transform
-    return TF.normalize(TF.convert_image_dtype(images, torch.float), mean=t.mean, std=t.std)
-
-
 def _collate(items) -> dict:
     """Stack the readable items of a batch; keep the errors of the others."""
     ok = [it for it in items if it[3] is None]
@@ -406,28 +428,25 @@ def _collate(items) -> dict:
     }
 
 
-def _run(bb, stage_name, pool, mask_method, paths, keys, store, batch_size, num_workers, progress):
+def _run(bb, stage_name, pool, mask_method, paths, keys, store, batch_size, num_workers, progress,
+         reduce_to, engine, cache_dir):
     """Embed ``paths`` (one per key); returns ``({key: vector}, {key: error message})``."""
-    workers = _default_workers() if num_workers is None else num_workers
+    embed = Embedder(bb, stage_name, engine, cache_dir=onnx_cache_dir(cache_dir))
+    workers, threads = thread_split(embed.engine)
+    workers = workers if num_workers is None else num_workers
     if len(paths) <= batch_size:
         workers = 0  # a single batch: nothing to overlap, and starting workers costs time
-    loader = DataLoader(_Images(paths, bb, mask_method), batch_size=batch_size, num_workers=workers,
-                        collate_fn=_collate)
+    if workers and embed.engine == "onnx":
+        embed.threads, embed.spinning = threads, False  # leave the cores to the workers between layers
+    loader = DataLoader(_Images(paths, bb, mask_method, reduce_to), batch_size=batch_size,
+                        num_workers=workers, collate_fn=_collate)
     vectors, errors = {}, {}
     with tqdm(total=len(paths), unit="img", desc="embedding", disable=not progress) as bar:
         for batch in loader:
             for i, reason in batch["errors"]:
                 errors[keys[i]] = reason
             if batch["index"]:
-                # no_grad, not inference_mode: the extractor built here stays cached on the backbone
-                # for the student's own calls (see features.extract_features).
-                with torch.no_grad():
-                    fmap = extract_features(bb, _normalise(bb, batch["images"]), [stage_name])[stage_name]
-                    if mask_method is None:
-                        pooled = pool_map(fmap, pool)
-                    else:
-                        pooled = masked_pool(fmap, batch["weights"])
-                rows = pooled.numpy().astype(np.float32)
+                rows = embed(batch["images"], pool, batch["weights"])
                 done = [keys[i] for i in batch["index"]]
                 vectors.update(zip(done, rows, strict=True))
                 if store is not None:

@@ -173,7 +173,7 @@ def masked_inputs(backbone: Backbone, images, masks) -> tuple[torch.Tensor, torc
 
 
 def embed(backbone: Backbone, images, stage: str | None = None, pool: str = "avg",
-          masks=None) -> np.ndarray:
+          masks=None, engine: str = "auto") -> np.ndarray:
     """One vector per image: the stage's feature map pooled over positions.
 
     Returns a float32 array (N, C), C being the stage's channel count; the deepest stage by
@@ -185,22 +185,31 @@ def embed(backbone: Backbone, images, stage: str | None = None, pool: str = "avg
     same resize and centre crop as the photo (:func:`masked_pool`). Only ``pool="avg"`` is
     defined then. An all-True mask gives the plain average.
 
-    Raises ``ValueError`` for an unknown stage or pool, ``pool != "avg"`` with masks, a number
-    of masks that differs from the number of images, a mask that is not 2-D boolean or not the
-    size of its image, and a mask with no subject pixel inside the centre crop (never NaN).
+    ``engine`` runs the network: ``"torch"`` (PyTorch eager, as :func:`extract_features`),
+    ``"onnx"`` (ONNX Runtime on the backbone up to the stage, exported once and kept in the
+    embeddings cache folder, see :mod:`simlab.engines`) or ``"auto"`` (ONNX Runtime when it is
+    installed, else PyTorch). Pooling is the same code for both; their vectors agree to 1e-4.
+
+    Raises ``ValueError`` for an unknown stage, pool or engine, ``pool != "avg"`` with masks, a
+    number of masks that differs from the number of images, a mask that is not 2-D boolean or
+    not the size of its image, and a mask with no subject pixel inside the centre crop (never
+    NaN); ``ImportError`` for ``engine="onnx"`` without ONNX Runtime.
     """
+    from .engines import embedder  # late: engines builds on this module
+
     name = backbone.resolve_stage(stage).name
-    if masks is None:
-        fmap = extract_features(backbone, images, [name])[name]
-        return pool_map(fmap, pool).numpy().astype(np.float32)
-    if pool != "avg":
+    if pool not in POOLS:
+        raise ValueError(f"pool={pool!r}: choose one of {', '.join(POOLS)}")
+    if masks is not None and pool != "avg":
         raise ValueError(
             f"pool={pool!r} with masks: masked pooling is an average over the subject, "
             "use pool='avg' (the default)"
         )
+    run = embedder(backbone, name, engine)
+    if masks is None:
+        return run(to_batch(backbone, images), pool)
     batch, weights = masked_inputs(backbone, images, masks)
-    fmap = extract_features(backbone, batch, [name])[name]
-    return masked_pool(fmap, weights).numpy().astype(np.float32)
+    return run(batch, weights=weights)
 
 
 def subject_and_background(backbone: Backbone, images, masks,
@@ -263,12 +272,14 @@ def embed_stages(backbone: Backbone, images: list, stages=None, pool: str = "avg
 
     Returns ``{stage name: float32 array (N, C)}``, shallow to deep (``stages=None``: all). Use it
     to compare how similarity changes with depth without running the network once per stage.
+    ``images`` may also be an already preprocessed Tensor[N, 3, H, W].
     """
-    if not images:
+    if len(images) == 0:
         raise ValueError("no images given: the list is empty")
     parts: dict[str, list] = {}
     for start in range(0, len(images), batch_size):
-        maps = extract_features(backbone, list(images[start:start + batch_size]), stages)
+        chunk = images[start:start + batch_size]
+        maps = extract_features(backbone, chunk if isinstance(chunk, torch.Tensor) else list(chunk), stages)
         for name, fmap in maps.items():
             parts.setdefault(name, []).append(pool_map(fmap, pool).numpy().astype(np.float32))
     return {name: np.concatenate(chunks) for name, chunks in parts.items()}

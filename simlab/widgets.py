@@ -3,20 +3,30 @@
 - :class:`FeatureMapExplorer`: one photo, one stage, one channel of its feature map.
 - :class:`PairSimilarityExplorer`: two photos, a stage and a metric, and their score.
 
-The callbacks are plain methods with their own tests. Figures are rendered to PNG and shown in
-an ``ipywidgets.Image``, so they update the same way in JupyterLab, in nbval and in tests. A
+The callbacks are plain methods with their own tests. Pictures are PNGs shown in an
+``ipywidgets.Image``, so they update the same way in JupyterLab, in nbval and in tests. A
 notebook can drive an explorer without a browser by setting the ``.value`` of its dropdowns and
 sliders (e.g. ``explorer.stage.value = "stage3"``) and reading ``explorer.summary``.
+
+The explorers answer a change within tens of milliseconds (``bench/widgets.py``): instead of
+drawing a matplotlib figure again (200-300 ms, nearly all of it rendering the whole figure), a
+picture is composed in NumPy from panels kept between changes: the photo as the network sees it
+is made once per photo, the feature map is colour-mapped through a 256-entry look-up table, and
+only the panels and labels that changed are drawn again before the PNG is encoded.
 """
 
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 
 import ipywidgets as W
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from IPython.display import display
+from PIL import Image, ImageDraw, ImageFont
 
 from .backbones import Backbone
 from .features import embed_stages, extract_features
@@ -51,6 +61,7 @@ class FeatureMapExplorer:
         self.forward_passes = 0
         self._syncing = False
         self._cache: dict[str, tuple] = {}
+        self._photo_panels: dict[str, bytes] = {}  # image name -> its photo panel (PNG), kept
         self.image = W.Dropdown(options=list(self.images), value=image or next(iter(self.images)),
                                 description="image")
         first_stage = backbone.stage(stage).name if stage is not None else backbone.stage_names[0]
@@ -59,12 +70,14 @@ class FeatureMapExplorer:
         self.channel = W.IntSlider(value=0, min=0, max=1, description="channel",
                                    continuous_update=False)
         self.info = W.HTML()
-        self.picture = W.Image(format="png")
+        self.photo = W.Image(format="png")  # the photo panel: drawn once per photo
+        self.picture = W.Image(format="png")  # the map panel and its colour bar: every change
+        self.picture.add_class(FIGURE_CLASS)
         self._sync_channel_range(channel)
         for control in (self.image, self.stage, self.channel):
             control.observe(self._on_change, names="value")
         controls = W.HBox([self.image, self.stage, self.channel])
-        self.widget = W.VBox([controls, self.info, self.picture])
+        self.widget = W.VBox([controls, self.info, W.HBox([self.photo, self.picture])])
         self.redraw()
 
     def features(self, name: str) -> tuple:
@@ -107,19 +120,24 @@ class FeatureMapExplorer:
         self.redraw()
 
     def redraw(self) -> None:
-        """Redraw the figure for the current selection (uses the cached forward pass)."""
-        x, _ = self.features(self.image.value)
+        """Redraw the picture for the current selection (uses the cached forward pass).
+
+        The photo panel (:attr:`photo`) is drawn once per photo and kept; only the map panel
+        (:attr:`picture`: the map colour-mapped in NumPy, each channel on its own scale, bright =
+        strong, with its colour bar) is drawn again.
+        """
+        name = self.image.value
+        x, _ = self.features(name)
         self.info.value = f"<code>{self.summary}</code>"
-        fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3.3))
-        left.imshow(tensor_to_image(x))
-        left.set_title(f"{self.image.value} (as the network sees it)", fontsize=9)
-        shown = right.imshow(self.current_map().numpy(), cmap="viridis")
-        right.set_title(f"{self.stage.value}, channel {self.channel.value}", fontsize=9)
-        fig.colorbar(shown, ax=right, fraction=0.046)
-        for ax in (left, right):
-            ax.axis("off")
-        fig.tight_layout()
-        self.picture.value = figure_png(fig)
+        if name not in self._photo_panels:
+            self._photo_panels[name] = encode_png(np.hstack([
+                _panel(_to_uint8(tensor_to_image(x)), f"{name} (as the network sees it)"), _GAP]))
+        if self.photo.value != self._photo_panels[name]:
+            self.photo.value = self._photo_panels[name]
+        fmap = self.current_map().numpy()
+        lo, hi = float(fmap.min()), float(fmap.max())
+        shown = _panel(colourise(fmap, lo, hi, PANEL), f"{self.stage.value}, channel {self.channel.value}")
+        self.picture.value = encode_png(np.hstack([shown, _colour_bar(lo, hi, shown.shape[0])]))
 
     def _ipython_display_(self):
         display(self.widget)
@@ -163,7 +181,7 @@ class PairSimilarityExplorer:
         first_stage = backbone.resolve_stage(stage).name
         self.embed_calls = 0
         self._vectors: dict[str, np.ndarray] | None = None
-        self._shown: dict[str, object] = {}
+        self._shown: dict[str, np.ndarray] = {}
         left = names[0] if left is None else left
         if right is None:  # the first other photo
             right = next(n for n in names if n != left)
@@ -174,6 +192,7 @@ class PairSimilarityExplorer:
         self.metric = W.Dropdown(options=list(PAIR_METRICS), value=metric, description="metric")
         self.info = W.HTML()
         self.picture = W.Image(format="png")
+        self.picture.add_class(FIGURE_CLASS)
         for control in self.controls:
             control.observe(self._on_change, names="value")
         self.widget = W.VBox([W.HBox(self.controls[:2]), W.HBox(self.controls[2:]), self.info,
@@ -192,7 +211,11 @@ class PairSimilarityExplorer:
         that result.
         """
         if self._vectors is None:
-            self._vectors = embed_stages(self.backbone, list(self.images.values()))
+            # Each photo is decoded once: for the vectors and for its panel (kept for redraws).
+            inputs = torch.stack([self.backbone.preprocess(im) for im in self.images.values()])
+            for name, x in zip(self.images, inputs, strict=True):
+                self._shown.setdefault(name, _panel(_to_uint8(tensor_to_image(x)), name))
+            self._vectors = embed_stages(self.backbone, inputs)
             self.embed_calls += 1
         return self._vectors[self.backbone.stage(stage).name]
 
@@ -220,10 +243,11 @@ class PairSimilarityExplorer:
     def _on_change(self, change) -> None:
         self.redraw()
 
-    def _network_view(self, name: str):
-        """Image ``name`` as the network sees it (resized, centre-cropped), cached."""
+    def _network_view(self, name: str) -> np.ndarray:
+        """Image ``name`` as the network sees it (resized, centre-cropped) with its title, cached."""
         if name not in self._shown:
-            self._shown[name] = tensor_to_image(self.backbone.preprocess(self.images[name]))
+            pixels = tensor_to_image(self.backbone.preprocess(self.images[name]))
+            self._shown[name] = _panel(_to_uint8(pixels), name)
         return self._shown[name]
 
     def redraw(self) -> None:
@@ -236,14 +260,11 @@ class PairSimilarityExplorer:
             reading = f"{metric} distance: 0 = identical, lower = more alike"
         self.info.value = f"<code>{self.summary}</code> &nbsp; <i>({reading})</i>"
         kind = "similarity" if metric == "cosine" else "distance"
-        fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.9), layout="constrained")
-        for ax, name in zip(axes, (self.left.value, self.right.value), strict=True):
-            ax.imshow(self._network_view(name))
-            ax.set_title(name, fontsize=10)
-            ax.axis("off")
-        fig.suptitle(f"{self.stage.value}: {metric} {kind} = {_format_score(score, metric)}",
-                     fontsize=12, fontweight="bold")
-        self.picture.value = figure_png(fig)
+        photos = np.hstack([self._network_view(self.left.value), _GAP,
+                            self._network_view(self.right.value)])
+        title = _text_band(f"{self.stage.value}: {metric} {kind} = {_format_score(score, metric)}",
+                           photos.shape[1], size=15)
+        self.picture.value = encode_png(np.vstack([title, photos]))
 
     def _ipython_display_(self):
         display(self.widget)
@@ -254,6 +275,75 @@ def _format_score(value: float, metric: str) -> str:
     if metric != "cosine" and 0 < abs(value) < 1:
         return f"{value:.3g}"
     return f"{value:.2f}"
+
+
+PANEL = 224  # side of a picture panel, in pixels (the network's input size)
+FIGURE_CLASS = "simlab-figure"  # CSS class of the picture that changes with every control
+_BAR = 14  # width of the colour bar
+_GAP = np.full((PANEL + 24, 12, 3), 255, np.uint8)  # white space between panels (24: title band)
+
+
+@lru_cache(maxsize=8)
+def _lookup(cmap: str) -> np.ndarray:
+    """A colour map as a (256, 3) uint8 look-up table."""
+    return (matplotlib.colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3] * 255 + 0.5).astype(np.uint8)
+
+
+def colourise(values: np.ndarray, lo: float, hi: float, side: int = PANEL, cmap: str = "viridis"
+              ) -> np.ndarray:
+    """A 2-D array as an RGB uint8 picture (side, side, 3): ``lo`` -> darkest, ``hi`` -> brightest.
+
+    Each value becomes one of 256 colours of ``cmap`` (as matplotlib's ``imshow`` with
+    ``vmin=lo, vmax=hi``), then every cell is repeated into a square block (nearest neighbour,
+    no smoothing: one cell of the map stays one visible block). A constant map is all dark.
+    """
+    scaled = (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
+    rgb = _lookup(cmap)[np.clip(scaled * 255 + 0.5, 0, 255).astype(np.uint8)]
+    h, w = values.shape
+    if side % h == 0 and side % w == 0:
+        return np.repeat(np.repeat(rgb, side // h, axis=0), side // w, axis=1)
+    return np.asarray(Image.fromarray(rgb).resize((side, side), Image.Resampling.NEAREST))
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """PNG bytes of an RGB uint8 array (fast compression: the pictures are small)."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _to_uint8(pixels: np.ndarray) -> np.ndarray:
+    return (np.clip(pixels, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+@lru_cache(maxsize=4)
+def _font(size: int):
+    return ImageFont.load_default(size=size)
+
+
+def _text_band(text: str, width: int, size: int = 12, height: int = 24) -> np.ndarray:
+    """A white band (height, width, 3) with ``text`` centred in black."""
+    band = Image.new("RGB", (width, height), "white")
+    ImageDraw.Draw(band).text((width / 2, height / 2), text, fill="black", font=_font(size), anchor="mm")
+    return np.asarray(band)
+
+
+def _panel(rgb: np.ndarray, title: str) -> np.ndarray:
+    """A picture (side, side, 3) under its title band."""
+    if rgb.shape[:2] != (PANEL, PANEL):
+        rgb = np.asarray(Image.fromarray(rgb).resize((PANEL, PANEL), Image.Resampling.BILINEAR))
+    return np.vstack([_text_band(title, PANEL), rgb])
+
+
+def _colour_bar(lo: float, hi: float, height: int) -> np.ndarray:
+    """A vertical colour bar with its top and bottom values, ``height`` pixels tall."""
+    ramp = _lookup("viridis")[np.linspace(255, 0, PANEL).astype(np.uint8)]  # bright on top
+    strip = Image.new("RGB", (_BAR + 64, height), "white")
+    strip.paste(Image.fromarray(np.repeat(ramp[:, None], _BAR, axis=1)), (4, height - PANEL))
+    draw = ImageDraw.Draw(strip)
+    draw.text((_BAR + 8, height - PANEL), f"{hi:.3g}", fill="black", font=_font(11), anchor="lt")
+    draw.text((_BAR + 8, height - 1), f"{lo:.3g}", fill="black", font=_font(11), anchor="lb")
+    return np.asarray(strip)
 
 
 def figure_png(fig, dpi: int = 80) -> bytes:

@@ -415,7 +415,7 @@ def test_lesson_in_jupyterlab(notebook, lab_server, browser):
             page.wait_for_timeout(300)
             suffix = f"-{n + 1}" if n else ""
             _screenshot(page, f"{stem}-explorer{suffix}.png")
-            img = w.locator("img.widget-image").first
+            img = w.locator("img.simlab-figure").first  # the picture every control redraws
             info = w.locator(".widget-html").first
             if w.locator(".widget-slider").count():  # FeatureMapExplorer: image, stage, channel
                 stage = _dropdown(w, "stage")

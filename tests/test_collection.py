@@ -20,6 +20,7 @@ import simlab
 from simlab import collection
 from simlab.backbones import load_backbone
 from simlab.collection import Collection, content_hash, embed_folder, image_files
+from simlab.engines import Embedder
 from simlab.features import embed
 from simlab.images import samples
 from simlab.subject import segment_subject
@@ -70,20 +71,24 @@ def shards(cache: Path) -> list[Path]:
 
 
 class ForwardCounter:
-    """Counts forward passes through a forward hook on the network's first layer."""
+    """Counts forward passes, whatever the engine: every batch goes through Embedder.feature_map."""
 
     def __init__(self, backbone):
         self.calls = 0
-        self._handle = backbone.model.features[0].register_forward_hook(self._hook)
+        self._original = Embedder.feature_map
+        counter = self
 
-    def _hook(self, module, args, output):
-        self.calls += 1
+        def counted(embedder, images):
+            counter.calls += 1
+            return counter._original(embedder, images)
+
+        Embedder.feature_map = counted
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self._handle.remove()
+        Embedder.feature_map = self._original
 
 
 def assert_same(actual, expected, atol=1e-5):

@@ -207,3 +207,29 @@ def test_pair_explorer_refuses_bad_arguments(random_mobilenet, photos):
         PairSimilarityExplorer(random_mobilenet, photos, metric="cityblock")
     with pytest.raises(ValueError, match="valid stages: stage1"):
         PairSimilarityExplorer(random_mobilenet, photos, stage="layer9")
+
+
+def test_the_photo_panel_is_kept_and_only_the_map_is_drawn_again(explorer):
+    photo = bytes(explorer.photo.value)
+    assert photo[:4] == b"\x89PNG"
+    explorer.stage.value = "stage3"
+    explorer.channel.value = 4
+    assert bytes(explorer.photo.value) == photo  # same photo: its panel is not drawn again
+    explorer.image.value = "coffee"
+    assert bytes(explorer.photo.value) != photo
+
+
+def test_the_map_is_colour_mapped_like_imshow():
+    import matplotlib
+
+    from simlab.widgets import colourise
+
+    values = np.array([[0.0, 1.0], [2.0, 4.0]])
+    rgb = colourise(values, 0.0, 4.0, side=4)
+    assert rgb.shape == (4, 4, 3) and rgb.dtype == np.uint8
+    viridis = matplotlib.colormaps["viridis"]
+    for (i, j), v in np.ndenumerate(values):
+        expected = np.round(np.array(viridis(v / 4.0)[:3]) * 255)
+        assert np.abs(rgb[2 * i, 2 * j].astype(int) - expected).max() <= 2  # 256-colour table
+        assert (rgb[2 * i:2 * i + 2, 2 * j:2 * j + 2] == rgb[2 * i, 2 * j]).all()  # one block per cell
+    assert (colourise(np.ones((7, 7)), 1.0, 1.0, side=14) == rgb[0, 0]).all()  # constant: darkest
