@@ -302,16 +302,21 @@ def _for_path(reason: str, reported: Path, path: Path) -> str:
 def thread_split(engine: str, cores: int | None = None) -> tuple[int, int]:
     """``(DataLoader workers, ONNX Runtime threads)`` for ``embed_folder`` on ``cores`` CPU cores.
 
-    Half the cores decode (worker processes), the other half run the network. Measured on
-    2 cores by ``bench/collection.py`` (the kit's album, ONNX Runtime, reduced-size decoding;
-    images/s, one run on a busy machine): 1 worker x 1 thread 22.8, 1 x 2 15.8, 0 x 2 14.7,
-    2 x 1 14.3, 2 x 2 10.0. Once ONNX Runtime is 5x faster than PyTorch eager, decoding a photo
-    (about 7 ms for the album's, 20-25 ms for a 12-MP photo with reduced-size decoding) costs as
-    much as its forward pass, so the two must run side by side on their own cores; more threads
-    than cores make them wait for each other (and ONNX Runtime's threads, which busy-wait between
-    layers, are told not to when workers run). With more cores the same halves hold: e.g. 8 cores
-    give 4 workers and 4 threads (not measured here). ``engine="torch"`` keeps PyTorch's own
-    thread count; only the workers follow this split.
+    Half the cores decode (worker processes), the other half run the network (ONNX Runtime's
+    threads do not busy-wait between layers when workers run). Once ONNX Runtime is 5x faster
+    than PyTorch eager, decoding a photo (2.7 ms for the kit's, 20-25 ms for a 12-MP photo even
+    with reduced-size decoding) costs as much as its forward pass, so both need their own core.
+    Measured on 2 cores by ``bench/collection.py``, images/s with workers x threads, on a machine
+    shared with other jobs (the ranking moves with their load):
+
+    - album, load 9-15: 1 x 1 22.8, 1 x 2 15.8, 0 x 2 14.7, 2 x 1 14.3, 2 x 2 10.0;
+    - album, load ~3: 1 x 1 49.7, 1 x 2 43.1, 2 x 2 42.2, 2 x 1 38.4, 0 x 2 28.9;
+    - album, load ~3 falling: 0 x 2 109.8, 1 x 2 99.0, 2 x 2 90.8, 1 x 1 79.1, 2 x 1 75.1;
+    - 12-MP photos, load ~3: 1 x 1 20.5, 0 x 2 20.4, 1 x 2 17.7, 2 x 1 14.5, 2 x 2 10.9.
+
+    1 x 1 was best or tied in three of four runs and is the default on 2 cores. With more cores
+    the halves give e.g. 4 workers and 4 threads on 8 cores (not measured here). ``engine="torch"``
+    keeps PyTorch's own thread count; only the workers follow this split.
     """
     cores = cores or os.cpu_count() or 1
     if cores <= 1:

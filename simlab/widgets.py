@@ -195,8 +195,9 @@ class PairSimilarityExplorer:
         self.picture.add_class(FIGURE_CLASS)
         for control in self.controls:
             control.observe(self._on_change, names="value")
+        # In an HBox the picture keeps its own size (a VBox would stretch it, blurring the photos).
         self.widget = W.VBox([W.HBox(self.controls[:2]), W.HBox(self.controls[2:]), self.info,
-                              self.picture])
+                              W.HBox([self.picture])])
         self.redraw()
 
     @property
