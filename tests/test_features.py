@@ -212,7 +212,7 @@ def test_embed_is_the_pooled_feature_map(random_resnet18, photos):
     np.testing.assert_allclose(got, shallow.mean(dim=(2, 3)).numpy(), rtol=1e-5, atol=1e-6)
     # the default engine (ONNX Runtime) computes the same map, to float rounding
     scale = float(np.abs(fmap.mean(dim=(2, 3)).numpy()).max())
-    np.testing.assert_allclose(embed(resnet18, photos), fmap.mean(dim=(2, 3)).numpy(), rtol=0,
+    np.testing.assert_allclose(embed(random_resnet18, photos), fmap.mean(dim=(2, 3)).numpy(), rtol=0,
                                atol=1e-4 * scale)
 
 
