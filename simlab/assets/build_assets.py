@@ -17,7 +17,8 @@ in the folder of this script (``simlab/assets/``):
 - ``people/``: four official White House photos (three of Barack Obama in different
   rooms, one of Joe Biden; public domain, by Pete Souza) for "the same person?" in lesson 03:
   the top square of each (head and shoulders) at 512x512, from the test images of the
-  ``face_recognition==1.3.0`` source archive on PyPI. This step downloads that archive (about 3 MB, checked by sha256) with ``pip download``.
+  ``face_recognition==1.3.0`` source archive on PyPI. This step downloads that archive
+  (about 3 MB, checked by sha256) with ``pip download``.
 
 The results are committed; the script is deterministic.
 """
