@@ -164,11 +164,26 @@ class Backbone:
         this combination of stages and kept on the backbone, so later calls do not trace the
         model again. ``stages`` are :class:`Stage` objects of this backbone (see :meth:`stage`).
         """
-        key = tuple(s.node for s in stages)
-        if key not in self._extractors:
-            nodes = {s.node: s.name for s in stages}
-            self._extractors[key] = create_feature_extractor(self.model, return_nodes=nodes).eval()
-        return self._extractors[key]
+        nodes = {s.node: s.name for s in stages}
+        build = lambda: create_feature_extractor(self.model, return_nodes=nodes).eval()  # noqa: E731
+        return self.cached(tuple(nodes), build)
+
+    def cached(self, key, build, still_valid=None):
+        """``build()`` once per ``key`` and keep the result on this backbone.
+
+        Where what is built from the network lives: the traced extractors of
+        :meth:`feature_extractor` and the inference engines of :mod:`simlab.engines`. When
+        ``still_valid(kept)`` is given and returns False (e.g. the weights changed since), the
+        object is built again.
+        """
+        kept = self._extractors.get(key)
+        if kept is None or (still_valid is not None and not still_valid(kept)):
+            kept = self._extractors[key] = build()
+        return kept
+
+    def without_cache(self) -> Backbone:
+        """A copy with the same network and nothing built from it: cheap to pickle."""
+        return dataclasses.replace(self, _extractors={})
 
     def preprocessing_only(self) -> Backbone:
         """A copy that preprocesses photos and masks like this one but holds no network.
@@ -176,7 +191,7 @@ class Backbone:
         For worker processes that only decode and crop (e.g. a ``DataLoader``'s): it is cheap to
         pickle, and no extractor built there is sent back.
         """
-        return dataclasses.replace(self, model=nn.Identity(), _extractors={})
+        return dataclasses.replace(self.without_cache(), model=nn.Identity())
 
 
 def load_backbone(name: str = "mobilenet_v2", weights="default") -> Backbone:

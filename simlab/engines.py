@@ -29,7 +29,6 @@ it on uint8 batches there.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import os
@@ -139,12 +138,11 @@ def embedder(backbone: Backbone, stage: str | None = None, engine: str = "auto",
     """
     name = backbone.resolve_stage(stage).name
     slot = ("engine", name, engine, str(cache_dir))  # beside extract_features' traced extractors
-    known = backbone._extractors.get(slot)
-    if known is not None and (known.engine == "torch"
-                              or known._fingerprint == weights_fingerprint(backbone.model)):
-        return known
-    backbone._extractors[slot] = Embedder(backbone, name, engine, cache_dir)
-    return backbone._extractors[slot]
+    return backbone.cached(
+        slot,
+        lambda: Embedder(backbone, name, engine, cache_dir),
+        lambda kept: kept.engine == "torch" or kept._fingerprint == weights_fingerprint(backbone.model),
+    )
 
 class Embedder:
     """One stage's feature maps, and pooled vectors, of preprocessed batches by one engine.
@@ -218,7 +216,7 @@ class Embedder:
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["backbone"] = dataclasses.replace(self.backbone, _extractors={})
+        state["backbone"] = self.backbone.without_cache()
         # Ship the graphs themselves: the receiving process may not see this cache folder.
         state["_graphs"] = {size: (key, graph if graph is not None else self._read(key))
                             for size, (key, graph) in self._graphs.items()}
