@@ -165,7 +165,10 @@ class Backbone:
         model again. ``stages`` are :class:`Stage` objects of this backbone (see :meth:`stage`).
         """
         nodes = {s.node: s.name for s in stages}
-        build = lambda: create_feature_extractor(self.model, return_nodes=nodes).eval()  # noqa: E731
+
+        def build() -> nn.Module:
+            return create_feature_extractor(self.model, return_nodes=nodes).eval()
+
         return self.cached(tuple(nodes), build)
 
     def cached(self, key, build, still_valid=None):
