@@ -17,6 +17,9 @@ stage, pooling, subject-mask method and preprocessing. Each configuration has it
 (with a readable ``config.json``). After every batch its vectors are written to a new shard file,
 atomically (a temporary file, then a rename), so interrupting the run, even by killing the
 kernel, loses at most the batch in flight, and a later run carries on where it stopped.
+
+With ``client=`` (a ``dask.distributed.Client``) the batches run on a Dask cluster instead
+(:mod:`simlab.cluster`): the same vectors, written by this process into the same cache.
 """
 
 from __future__ import annotations
@@ -153,7 +156,8 @@ def default_cache_dir() -> Path:
 
 
 def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg", mask_method=None,
-                 cache_dir="default", batch_size=16, num_workers=None, progress=True) -> Collection:
+                 cache_dir="default", batch_size=16, num_workers=None, progress=True,
+                 client=None) -> Collection:
     """Embed every image of a folder (or a list of paths): a :class:`Collection` of vectors.
 
     ``folder_or_paths`` is a folder (its images, see :func:`image_files`) or a list of paths.
@@ -177,12 +181,20 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
     and preprocess them meanwhile (default ``min(2, cpu count)``; 0, and any run that fits in
     one batch, does it all in this process). ``progress=False`` hides the progress bar.
 
+    ``client``: a ``dask.distributed.Client`` runs the batches on its cluster's workers instead
+    (see :mod:`simlab.cluster`): one task per batch of ``batch_size`` paths, each worker builds
+    the backbone once (by name and weights: ``"default"`` or a weights file the workers can
+    read) and reuses it. The vectors, their order, the cache and the unreadable files are those
+    of a run without ``client`` (vectors equal to 1e-5); ``num_workers`` is not used. The
+    workers must be able to read the files (a shared file system or object storage).
+
     Unreadable files never stop the run: they are listed in ``failed`` with the reason and one
     ``UserWarning`` names them at the end. A damaged cache file is skipped with a warning.
     Raises ``ValueError`` for a missing or empty folder, an empty list, an unknown backbone,
     stage, pool or mask method, ``pool != "avg"`` with a mask method, ``batch_size < 1`` or
-    ``num_workers < 0``; ``TypeError`` for a backbone that is neither a name nor a Backbone;
-    ``OSError`` when the cache folder cannot be created.
+    ``num_workers < 0``, and with ``client`` for random weights (save them to a file first);
+    ``TypeError`` for a backbone that is neither a name nor a Backbone, or a ``client`` that is
+    not a Dask ``Client``; ``OSError`` when the cache folder cannot be created.
     """
     _check_options(pool, mask_method, batch_size, num_workers)
     paths = _input_paths(folder_or_paths)
@@ -191,6 +203,10 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
         raise TypeError(f"backbone must be a name or a Backbone, got a {type(backbone).__name__}")
     stage_name = bb.stage(stage).name if stage is not None else bb.stages[-1].name
     config = _config(bb, stage_name, pool, mask_method)
+    if client is not None:
+        from . import cluster  # Dask is imported only when a cluster is used
+
+        spec = cluster.batch_spec(client, bb, stage_name, pool, mask_method, config)
 
     failed: dict[int, str] = {}
     if cache_dir is None:
@@ -213,7 +229,10 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
         if key is not None and key not in cached:
             todo.setdefault(key, i)
     fresh, errors = {}, {}
-    if todo:  # nothing missing: no DataLoader, no worker, no forward pass
+    if todo and client is not None:  # nothing missing: no task, no DataLoader, no forward pass
+        fresh, errors = cluster.run_batches(client, spec, [paths[i] for i in todo.values()], list(todo),
+                                            store, batch_size, progress)
+    elif todo:
         fresh, errors = _run(bb, stage_name, pool, mask_method, [paths[i] for i in todo.values()],
                              list(todo), store, batch_size, num_workers, progress)
 
@@ -417,6 +436,22 @@ def _collate(items) -> dict:
     }
 
 
+def _batch_vectors(bb, stage_name, pool, mask_method, batch) -> np.ndarray:
+    """The float32 vectors (n, C) of a :func:`_collate` batch with at least one readable image.
+
+    Used by :func:`_run` here and by the tasks of :mod:`simlab.cluster` on Dask workers.
+    """
+    # no_grad, not inference_mode: the extractor built here stays cached on the backbone
+    # for the student's own calls (see features.extract_features).
+    with torch.no_grad():
+        fmap = extract_features(bb, _normalise(bb, batch["images"]), [stage_name])[stage_name]
+        if mask_method is None:
+            pooled = pool_map(fmap, pool)
+        else:
+            pooled = masked_pool(fmap, batch["weights"])
+    return pooled.numpy().astype(np.float32)
+
+
 def _run(bb, stage_name, pool, mask_method, paths, keys, store, batch_size, num_workers, progress):
     """Embed ``paths`` (one per key); returns ``({key: vector}, {key: error message})``."""
     workers = _default_workers() if num_workers is None else num_workers
@@ -430,15 +465,7 @@ def _run(bb, stage_name, pool, mask_method, paths, keys, store, batch_size, num_
             for i, reason in batch["errors"]:
                 errors[keys[i]] = reason
             if batch["index"]:
-                # no_grad, not inference_mode: the extractor built here stays cached on the backbone
-                # for the student's own calls (see features.extract_features).
-                with torch.no_grad():
-                    fmap = extract_features(bb, _normalise(bb, batch["images"]), [stage_name])[stage_name]
-                    if mask_method is None:
-                        pooled = pool_map(fmap, pool)
-                    else:
-                        pooled = masked_pool(fmap, batch["weights"])
-                rows = pooled.numpy().astype(np.float32)
+                rows = _batch_vectors(bb, stage_name, pool, mask_method, batch)
                 done = [keys[i] for i in batch["index"]]
                 vectors.update(zip(done, rows, strict=True))
                 if store is not None:
