@@ -44,8 +44,8 @@ from tqdm.auto import tqdm
 from . import collection
 from .backbones import BACKBONES, Backbone, load_backbone
 
-__all__ = ["ENGINES", "BatchResult", "BatchSpec", "batch_spec", "embed_batch", "run_batches",
-           "task_overhead"]
+__all__ = ["ENGINES", "BatchResult", "BatchSpec", "batch_spec", "check_client", "embed_batch",
+           "run_batches", "task_overhead"]
 
 #: Inference engines a worker can build (the ONNX engine is planned to join "torch").
 ENGINES = ("torch",)
@@ -101,20 +101,25 @@ class BatchResult:
     worker: str
 
 
-def batch_spec(client, backbone: Backbone, stage: str, pool: str, mask_method, config: dict,
-               engine: str = "torch") -> BatchSpec:
-    """The :class:`BatchSpec` of ``backbone`` for a run on ``client``'s cluster, checked on the client.
-
-    ``stage`` is a stage name of ``backbone``, ``config`` its cache configuration
-    (``simlab.collection._config``). Raises ``TypeError`` when ``client`` is not a
-    ``dask.distributed.Client``, ``ValueError`` for a backbone the workers cannot rebuild (random
-    weights, a name simlab does not know) or an engine not in :data:`ENGINES`.
-    """
+def check_client(client) -> None:
+    """Raise ``TypeError`` unless ``client`` is a ``dask.distributed.Client``, saying how to make one."""
     if not isinstance(client, Client):
         raise TypeError(
             f"client must be a dask.distributed.Client, such as Client(LocalCluster(n_workers=2, "
             f"threads_per_worker=1)) or Client('tcp://scheduler:8786'); got a {type(client).__name__}"
         )
+
+
+def batch_spec(backbone: Backbone, stage: str | None = None, pool: str = "avg", mask_method=None,
+               engine: str = "torch", config: dict | None = None) -> BatchSpec:
+    """The :class:`BatchSpec` that makes workers embed as ``embed_folder(paths, backbone, ...)`` does.
+
+    ``stage`` is a stage name of ``backbone`` (default: the deepest), ``pool`` and
+    ``mask_method`` as in :func:`~simlab.collection.embed_folder`; ``config`` the cache
+    configuration when the caller has it (computed otherwise). Raises ``ValueError`` for a
+    backbone the workers cannot rebuild (random weights, a name simlab does not know), an unknown
+    stage, or an engine not in :data:`ENGINES`.
+    """
     if engine not in ENGINES:
         raise ValueError(f"engine={engine!r}: a cluster run supports {', '.join(ENGINES)}")
     if backbone.name not in BACKBONES:
@@ -126,6 +131,9 @@ def batch_spec(client, backbone: Backbone, stage: str, pool: str, mask_method, c
             "torch.save(backbone.model.state_dict(), 'weights.pth') on a disk the workers can read, "
             f"and use load_backbone({backbone.name!r}, weights='weights.pth')"
         )
+    stage = backbone.stage(stage).name if stage is not None else backbone.stages[-1].name
+    if config is None:
+        config = collection._config(backbone, stage, pool, mask_method)
     weights = "default" if backbone.weights == "IMAGENET1K_V1" else str(Path(backbone.weights).absolute())
     return BatchSpec(backbone.name, weights, stage, pool, mask_method, backbone.transform, config, engine)
 

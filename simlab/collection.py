@@ -206,7 +206,8 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
     if client is not None:
         from . import cluster  # Dask is imported only when a cluster is used
 
-        spec = cluster.batch_spec(client, bb, stage_name, pool, mask_method, config)
+        cluster.check_client(client)
+        spec = cluster.batch_spec(bb, stage_name, pool, mask_method, config=config)
 
     failed: dict[int, str] = {}
     if cache_dir is None:

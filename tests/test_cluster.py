@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -161,15 +162,17 @@ def test_weights_changed_in_memory_are_refused_by_the_workers(client, folder):
 def test_clear_errors_before_any_task(backbone, folder):
     with pytest.raises(TypeError, match=r"client must be a dask.distributed.Client.*got a str"):
         embed_folder(folder, backbone, cache_dir=None, client="tcp://scheduler:8786")
-    config = collection._config(backbone, "stage5", "avg", None)
-    with pytest.raises(ValueError, match="engine='onnx'"):
-        cluster._build(cluster.BatchSpec("mobilenet_v2", "default", "stage5", "avg", None,
-                                         backbone.transform, config, engine="onnx"))
+    with pytest.raises(ValueError, match="engine='onnx': a cluster run supports torch"):
+        cluster.batch_spec(backbone, engine="onnx")
+    spec = dataclasses.replace(cluster.batch_spec(backbone), engine="onnx")
+    with pytest.raises(ValueError, match="engine='onnx': this worker supports torch"):
+        cluster.embed_batch(spec, [])
 
 
 def test_embed_batch_in_this_process(backbone, folder):
-    config = collection._config(backbone, "stage5", "avg", None)
-    spec = cluster.BatchSpec("mobilenet_v2", "default", "stage5", "avg", None, backbone.transform, config)
+    spec = cluster.batch_spec(backbone)
+    assert (spec.backbone, spec.weights, spec.stage, spec.pool, spec.engine) == (
+        "mobilenet_v2", "default", "stage5", "avg", "torch")
     paths = [str(folder / "coffee.jpg"), str(folder / "bad.jpg"), str(folder / "rocket.jpg")]
     result = cluster.embed_batch(spec, paths)
     assert result.ok == [0, 2] and [i for i, _ in result.errors] == [1]
