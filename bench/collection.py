@@ -21,7 +21,8 @@ What it measures, in one run, CPU, torch's and FAISS's default thread counts:
 
 3. **A Dask cluster** (``embed_folder(..., client=...)``, :mod:`simlab.cluster`): the folder of 1.
    embedded by one process as above (DataLoader workers, torch's threads) against a 2-worker
-   ``LocalCluster`` (one thread each) on the same 2 cores, no cache, best of three alternating
+   ``LocalCluster`` (one thread each; workers started without Dask's ``MALLOC_TRIM_THRESHOLD_``,
+   which slows torch, see the README) on the same 2 cores, no cache, best of three alternating
    rounds after a warm-up (target >= 0.85x: the scheduling overhead is small); the cluster's
    start-up; overhead per task (:func:`simlab.cluster.task_overhead`, empty tasks returning a
    batch's vectors) against decode + forward per image on one worker, and its share of a task.
@@ -186,6 +187,7 @@ def _max(a, b):
 # ------------------------------------------------------------------------------ 3. a Dask cluster
 def bench_cluster() -> None:
     """Single process vs a 2-worker LocalCluster on the same cores; overhead per task (issue 13)."""
+    import dask
     from dask.distributed import Client, LocalCluster
 
     from simlab.cluster import batch_spec, embed_batch, task_overhead
@@ -199,6 +201,11 @@ def bench_cluster() -> None:
         n = len(paths)
         embed_folder(paths[:BATCH], backbone, cache_dir=None, batch_size=BATCH, progress=False)  # warm-up
 
+        # Dask gives its workers MALLOC_TRIM_THRESHOLD_=65536, which slows torch's forward pass
+        # about 1.6x (README); the workers here start without it, as the README recommends.
+        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+        dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
         start = time.perf_counter()
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
         client = Client(cluster)
@@ -231,7 +238,8 @@ def bench_cluster() -> None:
               f"(one task per batch: {tasks_per_run} tasks), no cache, best of {ROUNDS}")
         print(f"   one process (DataLoader workers, {torch.get_num_threads()} torch threads): "
               f"{n / t_local:6.1f} images/s")
-        print(f"   LocalCluster, 2 workers x 1 thread:            {n / t_remote:6.1f} images/s")
+        print(f"   LocalCluster, 2 workers x 1 thread:            {n / t_remote:6.1f} images/s "
+              "(workers without MALLOC_TRIM_THRESHOLD_)")
         print(f"   RATIO cluster / one process:                   {t_local / t_remote:.2f}x   "
               "(target >= 0.85)")
         print(f"   cluster start-up {t_start:.2f} s; first run of {2 * BATCH} images (workers import torch "
