@@ -33,6 +33,15 @@ What it measures, in one run, CPU:
    process's high-water mark, VmHWM, reset before each method via ``/proc/self/clear_refs``;
    Linux only, else "n/a").
 
+3. **A Dask cluster** (``embed_folder(..., client=...)``, :mod:`simlab.cluster`): the folder of 1.
+   embedded by one process as above against a 2-worker ``LocalCluster`` (one thread each;
+   workers started without Dask's ``MALLOC_TRIM_THRESHOLD_``, which slows torch, see the README)
+   on the same 2 cores, no cache, best of three alternating rounds after a warm-up (target
+   >= 0.85x: the scheduling overhead is small); the cluster's start-up; overhead per task
+   (:func:`simlab.cluster.task_overhead`, empty tasks returning a batch's vectors) against decode
+   + forward per image on one worker, and its share of a task. ``--skip-cluster`` leaves it out,
+   ``--only-cluster`` runs only it.
+
 Ratios are of two things measured in this run. Run from the project root (about 15 minutes on
 2 cores; ``--sizes`` with no number skips the search, ``--skip-folder`` the folders):
 
@@ -255,14 +264,86 @@ def _max(a, b):
     return None if a is None or b is None else max(a, b)
 
 
+# ------------------------------------------------------------------------------ 3. a Dask cluster
+def bench_cluster() -> None:
+    """Single process vs a 2-worker LocalCluster on the same cores; overhead per task (issue 13)."""
+    import dask
+    from dask.distributed import Client, LocalCluster
+
+    from simlab.cluster import batch_spec, embed_batch, task_overhead
+
+    backbone = load_backbone("mobilenet_v2")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "photos"
+        for seed in range(COPIES):
+            plant_duplicates(samples(), folder / f"set{seed}", seed=seed)
+        paths = image_files(folder)
+        n = len(paths)
+        embed_folder(paths[:BATCH], backbone, cache_dir=None, batch_size=BATCH, progress=False)  # warm-up
+
+        # Dask gives its workers MALLOC_TRIM_THRESHOLD_=65536, which slows torch's forward pass
+        # about 1.6x (README); the workers here start without it, as the README recommends.
+        environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+        dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
+        start = time.perf_counter()
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
+        client = Client(cluster)
+        t_start = time.perf_counter() - start
+        try:
+            start = time.perf_counter()  # the workers import torch and build the backbone
+            embed_folder(paths[:2 * BATCH], backbone, cache_dir=None, batch_size=BATCH, client=client,
+                         progress=False)
+            t_warm = time.perf_counter() - start
+            local, remote = [], []
+            for _ in range(ROUNDS):  # alternate, so background load hits both alike
+                start = time.perf_counter()
+                embed_folder(folder, backbone, cache_dir=None, batch_size=BATCH, progress=False)
+                local.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                embed_folder(folder, backbone, cache_dir=None, batch_size=BATCH, client=client,
+                             progress=False)
+                remote.append(time.perf_counter() - start)
+            overhead = task_overhead(client, tasks=400, result_shape=(BATCH, 1280))
+            spec = batch_spec(backbone)
+            tasks = [client.submit(embed_batch, spec, [str(p) for p in paths[i:i + BATCH]])
+                     for i in range(0, n, BATCH)]
+            per_image = sum(r.seconds for r in client.gather(tasks)) / n
+        finally:
+            client.close()
+            cluster.close()
+        t_local, t_remote = min(local), min(remote)
+        tasks_per_run = -(-n // BATCH)
+        print(f"\n3. A Dask cluster: the same {n} photos, MobileNetV2 stage5, batch {BATCH} "
+              f"(one task per batch: {tasks_per_run} tasks), no cache, best of {ROUNDS}")
+        print(f"   one process (DataLoader workers, {torch.get_num_threads()} torch threads): "
+              f"{n / t_local:6.1f} images/s")
+        print(f"   LocalCluster, 2 workers x 1 thread:            {n / t_remote:6.1f} images/s "
+              "(workers without MALLOC_TRIM_THRESHOLD_)")
+        print(f"   RATIO cluster / one process:                   {t_local / t_remote:.2f}x   "
+              "(target >= 0.85)")
+        print(f"   cluster start-up {t_start:.2f} s; first run of {2 * BATCH} images (workers import torch "
+              f"and build the backbone) {t_warm:.2f} s")
+        print(f"   decode + forward on one worker: {per_image * 1000:.1f} ms/image; overhead per task "
+              f"(empty tasks): {overhead * 1000:.2f} ms")
+        print(f"   RATIO overhead / task of {BATCH} images: {overhead / (BATCH * per_image + overhead):.1%}; "
+              f"of 1 image: {overhead / (per_image + overhead):.1%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--skip-folder", action="store_true")
+    parser.add_argument("--skip-cluster", action="store_true")
+    parser.add_argument("--only-cluster", action="store_true")
     args = parser.parse_args()
     print(f"torch threads: {torch.get_num_threads()}")
-    if not args.skip_folder:
+    if not args.skip_folder and not args.only_cluster:
         bench_folder()
+    if not args.skip_cluster:
+        bench_cluster()
+    if args.only_cluster:
+        return
     for n in args.sizes:
         bench_search(n)
 

@@ -23,6 +23,9 @@ part of the key: both engines give the same vectors. Each configuration has its 
 (with a readable ``config.json``). After every batch its vectors are written to a new shard file,
 atomically (a temporary file, then a rename), so interrupting the run, even by killing the
 kernel, loses at most the batch in flight, and a later run carries on where it stopped.
+
+With ``client=`` (a ``dask.distributed.Client``) the batches run on a Dask cluster instead
+(:mod:`simlab.cluster`): the same vectors, written by this process into the same cache.
 """
 
 from __future__ import annotations
@@ -138,7 +141,7 @@ def default_cache_dir() -> Path:
 
 def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg", mask_method=None,
                  cache_dir="default", batch_size=16, num_workers=None, progress=True, jpeg_draft=True,
-                 engine="auto") -> Collection:
+                 engine="auto", client=None) -> Collection:
     """Embed every image of a folder (or a list of paths): a :class:`Collection` of vectors.
 
     ``folder_or_paths`` is a folder (its images, see :func:`image_files`) or a list of paths.
@@ -173,13 +176,21 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
     ``"torch"`` (see :mod:`simlab.engines`); the exported graph is kept in ``<cache_dir>/onnx``
     (in memory with ``cache_dir=None``).
 
+    ``client``: a ``dask.distributed.Client`` runs the batches on its cluster's workers instead
+    (see :mod:`simlab.cluster`): one task per batch of ``batch_size`` paths, each worker builds
+    the backbone once (by name and weights: ``"default"`` or a weights file the workers can
+    read) and reuses it. The vectors, their order, the cache and the unreadable files are those
+    of a run without ``client`` (vectors equal to 1e-5); ``num_workers`` is not used. The
+    workers must be able to read the files (a shared file system or object storage).
+
     Unreadable files never stop the run: they are listed in ``failed`` with the reason and one
     ``UserWarning`` names them at the end. A damaged cache file is skipped with a warning.
     Raises ``ValueError`` for a missing or empty folder, an empty list, an unknown backbone,
     stage, pool, mask method or engine, ``pool != "avg"`` with a mask method, ``batch_size < 1``
-    or ``num_workers < 0``; ``ImportError`` for ``engine="onnx"`` without ONNX Runtime;
-    ``TypeError`` for a backbone that is neither a name nor a Backbone;
-    ``OSError`` when the cache folder cannot be created.
+    or ``num_workers < 0``, and with ``client`` for random weights (save them to a file first);
+    ``ImportError`` for ``engine="onnx"`` without ONNX Runtime; ``TypeError`` for a backbone that
+    is neither a name nor a Backbone, or a ``client`` that is not a Dask ``Client``; ``OSError``
+    when the cache folder cannot be created.
     """
     _check_options(pool, mask_method, batch_size, num_workers)
     resolve_engine(engine)  # an unknown engine fails before any work
@@ -189,6 +200,12 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
         raise TypeError(f"backbone must be a name or a Backbone, got a {type(backbone).__name__}")
     stage_name = bb.resolve_stage(stage).name
     config = _config(bb, stage_name, pool, mask_method, jpeg_draft)
+    if client is not None:
+        from . import cluster  # Dask is imported only when a cluster is used
+
+        cluster.check_client(client)
+        spec = cluster.batch_spec(bb, stage_name, pool, mask_method, engine=resolve_engine(engine),
+                                  config=config)
 
     failed: dict[int, str] = {}
     if cache_dir is None:
@@ -212,7 +229,10 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
         if key is not None and key not in cached:
             todo.setdefault(key, i)
     fresh, errors = {}, {}
-    if todo:  # nothing missing: no DataLoader, no worker, no forward pass
+    if todo and client is not None:  # nothing missing: no task, no DataLoader, no forward pass
+        fresh, errors = cluster.run_batches(client, spec, [paths[i] for i in todo.values()], list(todo),
+                                            store, batch_size, progress)
+    elif todo:
         fresh, errors = _run(bb, stage_name, pool, mask_method, [paths[i] for i in todo.values()],
                              list(todo), store, batch_size, num_workers, progress,
                              config["preprocess"].get("jpeg_draft"), engine, cache_dir)
