@@ -162,17 +162,18 @@ def test_weights_changed_in_memory_are_refused_by_the_workers(client, folder):
 def test_clear_errors_before_any_task(backbone, folder):
     with pytest.raises(TypeError, match=r"client must be a dask.distributed.Client.*got a str"):
         embed_folder(folder, backbone, cache_dir=None, client="tcp://scheduler:8786")
-    with pytest.raises(ValueError, match="engine='onnx': a cluster run supports torch"):
-        cluster.batch_spec(backbone, engine="onnx")
-    spec = dataclasses.replace(cluster.batch_spec(backbone), engine="onnx")
-    with pytest.raises(ValueError, match="engine='onnx': this worker supports torch"):
+    with pytest.raises(ValueError, match="engine='tensorrt': choose one of auto, torch, onnx"):
+        cluster.batch_spec(backbone, engine="tensorrt")
+    spec = dataclasses.replace(cluster.batch_spec(backbone), engine="tensorrt")
+    with pytest.raises(ValueError, match="engine='tensorrt': this worker supports torch, onnx"):
         cluster.embed_batch(spec, [])
 
 
 def test_embed_batch_in_this_process(backbone, folder):
-    spec = cluster.batch_spec(backbone)
+    spec = cluster.batch_spec(backbone)  # engine "auto" is resolved here, on the client
     assert (spec.backbone, spec.weights, spec.stage, spec.pool, spec.engine) == (
-        "mobilenet_v2", "default", "stage5", "avg", "torch")
+        "mobilenet_v2", "default", "stage5", "avg", "onnx")
+    assert cluster.batch_spec(backbone, engine="torch").engine == "torch"
     paths = [str(folder / "coffee.jpg"), str(folder / "bad.jpg"), str(folder / "rocket.jpg")]
     result = cluster.embed_batch(spec, paths)
     assert result.ok == [0, 2] and [i for i, _ in result.errors] == [1]
@@ -207,7 +208,7 @@ def slow_down_workers(client, seconds_per_image: float) -> None:
         import simlab.collection as c
 
         load = c.load_image
-        c.load_image = lambda path: (time.sleep(seconds_per_image), load(path))[1]
+        c.load_image = lambda path, **options: (time.sleep(seconds_per_image), load(path, **options))[1]
 
     client.run(patch)
 
