@@ -26,7 +26,8 @@ when ``embed`` has no ``masks=``.
 A third part times the face-identity pipeline of ``simlab.faces`` on the photos with a face
 (the four in ``simlab.people_photos()``, 396x900 to 720x900, plus the astronaut and Grace Hopper):
 dlib's HOG face detection, then the 5-point alignment and the 128-d identity vector of the
-largest face, next to a MobileNetV2 embedding of the same photo (batch of one), in the same
+largest face, next to a MobileNetV2 embedding of the same photo (batch of one, ``embed``'s
+default engine), in the same
 rounds; ratios are to MobileNetV2. The face part is skipped when the dlib models are missing.
 
 Run from the project root (about 2 minutes on 2 cores):
