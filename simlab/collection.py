@@ -193,7 +193,7 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
     when the cache folder cannot be created.
     """
     _check_options(pool, mask_method, batch_size, num_workers)
-    resolve_engine(engine)  # an unknown engine fails before any work
+    resolved_engine = resolve_engine(engine)  # an unknown engine fails before any work
     paths = _input_paths(folder_or_paths)
     bb = load_backbone(backbone) if isinstance(backbone, str) else backbone
     if not isinstance(bb, Backbone):
@@ -204,8 +204,7 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
         from . import cluster  # Dask is imported only when a cluster is used
 
         cluster.check_client(client)
-        spec = cluster.batch_spec(bb, stage_name, pool, mask_method, engine=resolve_engine(engine),
-                                  config=config)
+        spec = cluster.batch_spec(bb, stage_name, pool, mask_method, engine=resolved_engine, config=config)
 
     failed: dict[int, str] = {}
     if cache_dir is None:

@@ -14,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")  # unit tests draw figures without a screen
 
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
@@ -48,6 +49,30 @@ def random_resnet18() -> Backbone:
 def kit_photos() -> dict[str, Path]:
     """The kit's photos, ``simlab.images.samples()``: ``{name: path}``."""
     return samples()
+
+
+#: The kit's photos in :func:`photo_folder`.
+FOLDER_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "motorcycle_left", "flower")
+
+
+@pytest.fixture
+def photo_folder(tmp_path) -> Path:
+    """A folder of six small photos of the kit (128 px; JPEG and PNG, with an upper-case
+    suffix among them) and two drawn images of random coloured blocks (seeds 0 and 1; PNG in a
+    subfolder ``more/`` and BMP), for the collection and cluster tests."""
+    from PIL import Image
+
+    root = tmp_path / "photos"
+    (root / "more").mkdir(parents=True)
+    found = samples()
+    for i, name in enumerate(FOLDER_PHOTOS):
+        im = Image.open(found[name])
+        im.thumbnail((128, 128))
+        im.save(root / (f"{name}.jpg" if i % 2 else f"{name}.PNG"))
+    for seed, name in ((0, "more/drawn0.png"), (1, "drawn1.bmp")):
+        blocks = np.random.default_rng(seed).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+        Image.fromarray(blocks).resize((64, 48), Image.Resampling.NEAREST).save(root / name)
+    return root
 
 
 @pytest.fixture

@@ -21,9 +21,6 @@ from PIL import Image
 from simlab import cluster, collection
 from simlab.backbones import load_backbone
 from simlab.collection import embed_folder, image_files
-from simlab.images import samples
-
-PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "motorcycle_left", "flower")
 
 
 def local_cluster() -> Client:
@@ -39,23 +36,14 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def backbone():
-    return load_backbone()  # ImageNet MobileNetV2, offline from the weight cache
+def backbone(pretrained):
+    return pretrained  # ImageNet MobileNetV2, offline from the weight cache (conftest.py)
 
 
 @pytest.fixture
-def folder(tmp_path):
-    """Six small photos of the kit, two drawn images (one in a subfolder) and three broken files."""
-    root = tmp_path / "photos"
-    (root / "more").mkdir(parents=True)
-    found = samples()
-    for i, name in enumerate(PHOTOS):
-        im = Image.open(found[name])
-        im.thumbnail((128, 128))
-        im.save(root / (f"{name}.jpg" if i % 2 else f"{name}.PNG"))
-    for seed, name in ((0, "more/drawn0.png"), (1, "drawn1.bmp")):
-        blocks = np.random.default_rng(seed).integers(0, 256, (6, 8, 3), dtype=np.uint8)
-        Image.fromarray(blocks).resize((64, 48), Image.Resampling.NEAREST).save(root / name)
+def folder(photo_folder):
+    """The photo folder of conftest.py (six photos, two drawn images) and three broken files."""
+    root = photo_folder
     (root / "bad.jpg").write_text("this is a text file, not a photo")
     (root / "zero.png").write_bytes(b"")
     data = (root / "coffee.jpg").read_bytes()

@@ -22,10 +22,7 @@ from simlab.backbones import load_backbone
 from simlab.collection import Collection, content_hash, embed_folder, image_files
 from simlab.engines import Embedder
 from simlab.features import embed
-from simlab.images import samples
 from simlab.subject import segment_subject
-
-PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "motorcycle_left", "flower")
 
 
 @pytest.fixture(scope="module")
@@ -35,18 +32,9 @@ def backbone(pretrained):
 
 
 @pytest.fixture
-def folder(tmp_path):
+def folder(photo_folder):
     """Six small photos of the kit (JPEG and PNG) and two drawn images, one in a subfolder."""
-    root = tmp_path / "photos"
-    (root / "more").mkdir(parents=True)
-    found = samples()
-    for i, name in enumerate(PHOTOS):
-        im = Image.open(found[name])
-        im.thumbnail((128, 128))
-        im.save(root / (f"{name}.jpg" if i % 2 else f"{name}.PNG"))
-    drawn(0).save(root / "more" / "drawn0.png")
-    drawn(1).save(root / "drawn1.bmp")
-    return root
+    return photo_folder
 
 
 @pytest.fixture
