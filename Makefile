@@ -26,11 +26,14 @@ $(VENV)/.installed-%: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[$*]'
 	@touch $@
 
-# What a student needs: the kit, JupyterLab and the weights. Jupyter refuses to run as root
+# What a student needs: the kit, JupyterLab and the weights. JupyterLab opens the student edition
+# in student/ (exercises without answers; the teacher's notebooks/ have them). A notebook already
+# in student/ is the student's work and is never overwritten. Jupyter refuses to run as root
 # unless told; root is common in containers and classroom VMs.
 lab: $(STUDENT)
 	@$(FETCH)
-	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/simlab student --keep student
+	$(BIN)/jupyter lab student/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: $(DEV)
 	$(BIN)/ruff check .
@@ -47,7 +50,8 @@ check: setup lint
 
 # Re-execute every lesson in place so the committed outputs match the code.
 notebooks: setup
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/0*.ipynb
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.store_widget_state=False notebooks/0*.ipynb
 
 # The student edition in student/: solutions replaced by
 # stubs that raise NotImplementedError, hidden tests and outputs removed, by nbgrader's preprocessors.

@@ -2,8 +2,10 @@
 
     simlab fetch [--quiet] [NAME ...]      fetch and verify weight files (default: mobilenet_v2)
     simlab list                            the known weight files, and whether each is cached
-    simlab student OUT_DIR [NOTEBOOK ...]  the student edition of the lessons (default: the
-                                           lessons in ./notebooks; needs nbgrader, the teacher extra)
+    simlab student [--keep] OUT_DIR [NOTEBOOK ...]
+                                           the student edition of the lessons (default: the
+                                           lessons in ./notebooks; needs nbgrader); --keep leaves
+                                           notebooks already in OUT_DIR (a student's work) alone
 
 Exit status: 0 on success, 1 when the work failed (the reason is printed on stderr), 2 for a
 command line that is not understood.
@@ -28,11 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--quiet", action="store_true", help="print nothing but errors")
     commands.add_parser("list", help="the known weight files, and whether each is cached")
     student = commands.add_parser(
-        "student", help="write the student edition of the lessons (needs nbgrader: simlab[teacher])"
+        "student", help="write the student edition of the lessons (needs nbgrader)"
     )
     student.add_argument("out_dir", metavar="OUT_DIR", help="folder for the student notebooks")
     student.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
                          help="source notebooks (default: notebooks/0*.ipynb in the current folder)")
+    student.add_argument("--keep", action="store_true",
+                         help="leave notebooks already in OUT_DIR unchanged (a student's work)")
     return parser
 
 
@@ -49,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         return _list()
     if args.command == "student":
-        return _student(args.out_dir, args.notebooks)
+        return _student(args.out_dir, args.notebooks, args.keep)
     return _fetch(getattr(args, "names", []), getattr(args, "quiet", False))
 
 
@@ -76,11 +80,11 @@ def _list() -> int:
     return 0
 
 
-def _student(out_dir: str, notebooks: list[str]) -> int:
+def _student(out_dir: str, notebooks: list[str], keep: bool = False) -> int:
     try:
         from .editions import EditionError, write_student_edition
 
-        written = write_student_edition(out_dir, notebooks or None)
+        written = write_student_edition(out_dir, notebooks or None, keep_existing=keep)
     except ImportError as e:
         print(f"error: simlab student needs nbgrader ({e}); install it with "
               "`pip install 'simlab[teacher]'` (in a checkout: `make test` installs it)", file=sys.stderr)
@@ -90,6 +94,9 @@ def _student(out_dir: str, notebooks: list[str]) -> int:
         return 1
     for path in written:
         print(f"wrote {path}")
+    if keep and not written:
+        print(f"{out_dir}: every lesson is there already, kept as it is "
+              "(delete a notebook to get a fresh copy)")
     return 0
 
 

@@ -93,11 +93,14 @@ def lesson_notebooks(folder: str | Path = NOTEBOOKS) -> list[Path]:
     return sorted(Path(folder).glob("0*.ipynb"))
 
 
-def write_student_edition(out_dir: str | Path, sources: Iterable[str | Path] | None = None) -> list[Path]:
+def write_student_edition(out_dir: str | Path, sources: Iterable[str | Path] | None = None,
+                          keep_existing: bool = False) -> list[Path]:
     """Write the student edition of each source notebook into ``out_dir``; return the new paths.
 
     ``sources`` defaults to the lessons in ``./notebooks`` (:func:`lesson_notebooks`). Every
     notebook is converted before any is written, so a bad source leaves ``out_dir`` as it was.
+    With ``keep_existing`` a notebook already in ``out_dir`` (a student's work) is left alone and
+    not returned.
     Raises :class:`EditionError` when there is nothing to convert or a source is refused.
     """
     sources = [Path(p) for p in (lesson_notebooks() if sources is None else sources)]
@@ -117,6 +120,8 @@ def write_student_edition(out_dir: str | Path, sources: Iterable[str | Path] | N
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for filename, nb in editions:
+        if keep_existing and (out_dir / filename).exists():
+            continue
         nbformat.validate(nb)
         nbformat.write(nb, out_dir / filename)
         written.append(out_dir / filename)

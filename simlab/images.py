@@ -26,6 +26,7 @@ __all__ = [
     "IMAGENET_MEAN_RGB",
     "IMAGENET_STD",
     "ImageError",
+    "RELATIONS",
     "as_mask",
     "labelled_pairs",
     "load_image",
@@ -94,6 +95,9 @@ def samples() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES}
 
 
+RELATIONS = ("near_duplicate", "same_subject", "different")  #: labels of pairs.csv
+
+
 def people_photos() -> dict[str, Path]:
     """Real photos of people for "the same person?" (lesson 03), as ``{name: path}``.
 
@@ -109,14 +113,26 @@ def people_photos() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES}
 
 
-def labelled_pairs() -> list[tuple[Path, Path, bool]]:
-    """The kit's labelled pairs from ``simlab/assets/pairs.csv``: ``(path_a, path_b, same_subject)``.
+def labelled_pairs() -> list[tuple[Path, Path, str]]:
+    """The kit's labelled pairs from ``simlab/assets/pairs.csv``: ``(path_a, path_b, relation)``.
 
-    Same subject means the same object or scene: a photo and an altered copy of it (crop,
-    mirrored greyscale, colour shift, low-quality JPEG), or the two motorcycle views.
+    ``relation`` is one of :data:`RELATIONS`, the kit's vocabulary:
+
+    - ``"near_duplicate"``: the same source photo, e.g. a photo and an altered copy of it (crop,
+      mirrored greyscale, colour shift, low-quality JPEG) or two copies of it;
+    - ``"same_subject"``: another photo of the same thing (the two motorcycle views, taken by
+      two cameras at one moment);
+    - ``"different"``: anything else.
+
+    ("Same person", lesson 03, is a third question: other photos of one human being.)
     """
     with open(ASSETS / "pairs.csv", newline="") as f:
-        return [(ASSETS / r["a"], ASSETS / r["b"], r["same"] == "1") for r in csv.DictReader(f)]
+        rows = [(ASSETS / r["a"], ASSETS / r["b"], r["relation"]) for r in csv.DictReader(f)]
+    unknown = {r for _, _, r in rows} - set(RELATIONS)
+    if unknown:
+        raise ValueError(f"{ASSETS / 'pairs.csv'}: unknown relation(s) {sorted(unknown)}; "
+                         f"expected one of {RELATIONS}")
+    return rows
 
 
 def as_mask(mask, size: tuple[int, int] | None = None, name: str = "mask") -> np.ndarray:

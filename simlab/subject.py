@@ -29,7 +29,10 @@ run once: ``python -m simlab fetch selfie_segmentation face_detection_short_rang
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,11 +271,28 @@ def _interpreter_class():
     return Interpreter
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Drop what C++ code writes to file descriptor 2 meanwhile (Python's own stderr is untouched)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 @functools.lru_cache(maxsize=4)
 def _interpreter(path: str):
     """A ready LiteRT interpreter for the .tflite file at ``path``, built once per file."""
     interpreter = _interpreter_class()(model_path=path)
-    interpreter.allocate_tensors()
+    # LiteRT announces "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on the process's
+    # stderr, which a notebook shows under the cell; errors still raise as Python exceptions.
+    with _native_stderr_silenced():
+        interpreter.allocate_tensors()
     return interpreter
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from simlab.images import ImageError, load_image, samples
+from simlab.images import RELATIONS, ImageError, labelled_pairs, load_image, samples
 
 ORIENTATION = 0x0112  # EXIF tag
 
@@ -336,3 +336,15 @@ def test_each_sample_loads(name):
     assert im.mode == "RGB"
     assert min(im.size) >= 64
     assert np.asarray(im).std() > 5  # a real picture, not a blank
+
+
+def test_labelled_pairs_use_the_kits_vocabulary():
+    pairs = labelled_pairs()
+    relations = [r for _, _, r in pairs]
+    assert set(relations) == set(RELATIONS)
+    for a, b, relation in pairs:
+        assert a.is_file() and b.is_file()
+        same_source = a.stem.split("__")[0] == b.stem.split("__")[0]
+        assert (relation == "near_duplicate") == same_source, (a.name, b.name, relation)
+    same_subject = {(a.stem, b.stem) for a, b, r in pairs if r == "same_subject"}
+    assert same_subject == {("motorcycle_left", "motorcycle_right")}

@@ -150,6 +150,13 @@ def test_command_line_writes_the_edition(tmp_path, capsys):
     assert written.cells[2].source.count(STUB) == 1
     assert nbformat.read(src, as_version=4).cells[2].source == ANSWER  # the source is left alone
 
+    # make lab runs it with --keep: a student's work in the edition is never overwritten
+    worked = tmp_path / "out" / "lesson.ipynb"
+    worked.write_text(worked.read_text().replace(STUB, "answer = 42"))
+    assert main(["--keep", str(tmp_path / "out"), str(src)]) == 0
+    assert "kept as it is" in capsys.readouterr().out
+    assert "answer = 42" in worked.read_text()
+
     bad = tmp_path / "teacher" / "bad.ipynb"
     bad.write_text("not a notebook")
     assert main([str(tmp_path / "out2"), str(bad)]) == 1

@@ -8,8 +8,10 @@ in the folder of this script (``simlab/assets/``):
 - ``photos/``: the kit's photos (sources and licences in ATTRIBUTION.md);
 - ``variants/``: altered copies of some photos (crop, mirrored greyscale, colour shift,
   low-quality JPEG), the same subject in a different look;
-- ``pairs.csv``: labelled pairs ``a,b,same`` (1 = same subject, 0 = not) over both
-  folders, for choosing a similarity threshold in lesson 02;
+- ``pairs.csv``: labelled pairs ``a,b,relation`` over both folders, for choosing a similarity
+  threshold in lessons 02 and 04. ``relation`` is ``near_duplicate`` (the same source photo: a
+  photo and its altered copies), ``same_subject`` (another photo of the same thing: the two
+  motorcycle views) or ``different``;
 - ``composites/``: two people (the astronaut, Grace Hopper) cut out with the person
   segmenter of ``simlab.subject`` and pasted onto four backgrounds (brick, grass, gravel, a
   landscape), each with its subject mask as ``*_mask.png``, for lesson 03. This step needs the
@@ -116,20 +118,22 @@ def build_variants() -> list[str]:
 
 
 def build_pairs(variants: list[str]) -> None:
-    """Same subject: each photo with each of its variants, variants of one photo with each
-    other, and the stereo motorcycle. Different subject: a fixed random sample of the rest."""
+    """Near-duplicates: each photo with each of its variants and variants of one photo with each
+    other. Same subject: the stereo motorcycle. Different: a fixed random sample of the rest."""
     subject = {f"photos/{n}.jpg": n for n in SOURCES} | {v: v.split("/")[1].split("__")[0] for v in variants}
     subject["photos/motorcycle_right.jpg"] = "motorcycle_left"  # two views of one motorcycle
+    source = {p: p.split("/")[1].split("__")[0].removesuffix(".jpg") for p in subject}
     items = sorted(subject)
     same = [(a, b) for a, b in itertools.combinations(items, 2) if subject[a] == subject[b]]
     different = [(a, b) for a, b in itertools.combinations(items, 2) if subject[a] != subject[b]]
     negatives = random.Random(0).sample(different, 2 * len(same))
-    rows = [(a, b, 1) for a, b in same] + [(a, b, 0) for a, b in negatives]
+    rows = [(a, b, "near_duplicate" if source[a] == source[b] else "same_subject") for a, b in same]
+    rows += [(a, b, "different") for a, b in negatives]
     with open(ASSETS / "pairs.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["a", "b", "same"])
+        writer.writerow(["a", "b", "relation"])
         writer.writerows(sorted(rows))
-    print(f"pairs.csv: {len(same)} same-subject and {2 * len(same)} different-subject pairs")
+    print(f"pairs.csv: {len(same)} near-duplicate or same-subject and {2 * len(same)} different pairs")
 
 
 def _square(image: Image.Image, size: int) -> Image.Image:

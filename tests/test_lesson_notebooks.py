@@ -1,0 +1,150 @@
+"""The committed lessons as a reader gets them: small, without stderr or saved widget state, and
+without prose that quotes a number none of the notebook's outputs shows.
+
+nbval checks that the marked outputs still come out of the code; this file checks the other side,
+that the sentences around them say what the outputs say. A measured number in a markdown cell
+must appear in an output of the same notebook (``python tests/test_lesson_notebooks.py`` lists
+every one that does not). Numbers that are definitions rather than measurements (224 pixels, the
+0.6 threshold) are allowed by name below, with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("0*.ipynb"))
+MAX_BYTES = 1_000_000
+
+#: Constants a lesson may state without printing them: definitions, not measurements.
+ALLOWED = {
+    "224",  # the input side the backbones were trained with
+    "0.6",  # dlib's published same-person distance threshold
+    "255",  # the largest 8-bit pixel value
+    "1000",  # ImageNet's classes
+    "1.0", "0.0", "1.00", "0.00",  # the ends of a similarity scale
+    "100", "10", "12", "16", "20", "32", "64", "128",  # round sizes and powers of two used as settings
+}
+
+#: Per lesson, the few more constants it explains (keep these short; a measurement never goes here).
+ALLOWED_IN: dict[str, set[str]] = {
+    "01_feature_extraction": set(),
+    "02_similarity_metrics": set(),
+    "03_subject_similarity": set(),
+    "04_photo_collection": set(),
+}
+
+# A number: digits with optional thousands separators and decimals. Numbers glued to a letter or an
+# underscore before them (stage5, layer1, q15, x2) are names, not quantities.
+NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?")
+# Stripped before looking for numbers: code, maths, links' targets, HTML tags, section numbers.
+NOT_PROSE = [
+    re.compile(r"```.*?```", re.S),
+    re.compile(r"`[^`]*`"),
+    re.compile(r"\$\$.*?\$\$", re.S),
+    re.compile(r"\$[^$]*\$"),
+    re.compile(r"\]\([^)]*\)"),
+    re.compile(r"https?://\S+"),
+    re.compile(r"<[^>]+>"),
+    re.compile(r"^#+\s*[\d.]*", re.M),
+    re.compile(r"\*\*Exercise \d+\.?\*\*"),
+]
+
+
+def _canonical(whole: str, decimals: str | None) -> str:
+    return whole.replace(",", "") + (decimals or "")
+
+
+def _is_exempt(token: str) -> bool:
+    if "." not in token:
+        value = int(token)
+        if value < 10 or 1900 <= value <= 2030:  # small counts and section numbers; years
+            return True
+    return token in ALLOWED
+
+
+def prose_numbers(markdown: str) -> list[str]:
+    """The numbers a markdown cell quotes, canonical (no thousands separators), in order."""
+    for pattern in NOT_PROSE:
+        markdown = pattern.sub(" ", markdown)
+    if re.match(r"\s*#+\s*References", markdown):  # titles, years and pages of papers
+        return []
+    return [_canonical(m.group(1), m.group(2)) for m in NUMBER.finditer(markdown)]
+
+
+def output_numbers(nb) -> set[str]:
+    """Every number in the notebook's text outputs, canonical, plus the same values rounded the way
+    prose rounds them (0.961 also counts as 0.96 and 0.9; 18816 as 18,816)."""
+    found = set()
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            texts = [out.get("text", "")]
+            texts += [v for k, v in out.get("data", {}).items() if k.startswith("text/")]
+            for text in texts:
+                text = "".join(text) if isinstance(text, list) else text
+                for m in NUMBER.finditer(text):
+                    found.add(_canonical(m.group(1), m.group(2)))
+    rounded = set()
+    for token in found:
+        if "." in token:
+            whole, decimals = token.split(".")
+            for places in range(len(decimals)):
+                rounded.add(f"{float(token):.{places}f}")
+            # a percentage in prose of a fraction in the output: 0.19 -> 19 %
+            if whole == "0" and len(decimals) >= 2:
+                rounded.add(str(round(float(token) * 100)))
+    return found | rounded
+
+
+def unbacked_numbers(path: Path) -> list[tuple[int, str]]:
+    """(cell index, number) for each number quoted in markdown that no output of ``path`` shows."""
+    nb = nbformat.read(path, as_version=4)
+    shown = output_numbers(nb)
+    allowed = ALLOWED_IN.get(path.stem, set())
+    return [(i, n) for i, cell in enumerate(nb.cells) if cell.cell_type == "markdown"
+            for n in prose_numbers(cell.source)
+            if n not in shown and n not in allowed and not _is_exempt(n)]
+
+
+def test_there_are_four_lessons():
+    assert [p.stem[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_prose_quotes_only_numbers_the_outputs_show(path):
+    missing = unbacked_numbers(path)
+    assert not missing, f"{path.name}: markdown quotes numbers no output shows (cell, number): {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_lesson_is_small_and_clean(path):
+    size = path.stat().st_size
+    assert size <= MAX_BYTES, f"{path.name} is {size / 1e6:.2f} MB; photos belong in JPEG figures"
+    nb = nbformat.read(path, as_version=4)
+    assert "widgets" not in nb.metadata, f"{path.name} carries saved widget state (make notebooks drops it)"
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            text = out.get("text", "")[:200]
+            assert out.get("name") != "stderr", f"{path.name} cell {i} shows stderr: {text!r}"
+            assert out.get("output_type") != "error", f"{path.name} cell {i} ends in an error"
+
+
+def test_the_checker_finds_a_stale_number(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("## 3. Results\nThe cat scores 0.83 and 18,816 values; see `x = 0.5`."),
+        nbformat.v4.new_code_cell("print(s)", outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="score 0.8312, 18816 values\n")]),
+        nbformat.v4.new_markdown_cell("But 19 % of 0.7 in 2016 said 224; stage5 and 7 things."),
+    ])
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    assert unbacked_numbers(path) == [(2, "19"), (2, "0.7")]
+
+
+if __name__ == "__main__":  # list what is stale, lesson by lesson
+    for p in NOTEBOOKS if len(sys.argv) < 2 else [Path(a) for a in sys.argv[1:]]:
+        print(p.name, unbacked_numbers(p))
