@@ -16,11 +16,12 @@ from .features import extract_features
 __all__ = [
     "ExerciseError",
     "check_box_mask",
+    "check_choice",
     "check_cosine_from_distance",
     "check_cosine_function",
     "check_index_memory",
+    "check_face_distance",
     "check_margins",
-    "check_masked_average",
     "check_pair_count",
     "check_output_shape",
     "check_ranking",
@@ -251,33 +252,6 @@ def check_box_mask(mask, height: int, width: int, box) -> None:
     raise ExerciseError(f"{int((mask != expected).sum())} pixels differ from the box {box}")
 
 
-def check_masked_average(answer, fmap, weights) -> None:
-    """Check masked average pooling of ``fmap`` Tensor[C, h, w] with ``weights`` [h, w] in [0, 1]:
-    ``sum(F * m) / sum(m)`` per channel, a vector of length C."""
-    fmap = torch.as_tensor(fmap, dtype=torch.float32)
-    w = torch.as_tensor(weights, dtype=torch.float32)
-    expected = (fmap * w).sum(dim=(1, 2)) / w.sum()
-    got = torch.as_tensor(np.asarray(answer, dtype=np.float32))
-    if got.shape != expected.shape:
-        raise ExerciseError(
-            f"expected one number per channel, shape {tuple(expected.shape)}, got {tuple(got.shape)}: "
-            "sum over the positions (dims 1 and 2), keep the channels"
-        )
-    if torch.allclose(got, expected, atol=1e-5):
-        _correct("each channel is averaged over the subject positions only.")
-        return
-    if torch.allclose(got, (fmap * w).mean(dim=(1, 2)), atol=1e-5):
-        raise ExerciseError(
-            "you divided by the number of positions: divide by the mask's total weight instead, "
-            "or background cells count as zeros and shrink every value"
-        )
-    if torch.allclose(got, fmap.mean(dim=(1, 2)), atol=1e-5):
-        raise ExerciseError("that is plain average pooling: multiply by the mask before summing")
-    if torch.allclose(got, (fmap * (1 - w)).sum(dim=(1, 2)) / (1 - w).sum(), atol=1e-5):
-        raise ExerciseError("that is the BACKGROUND prototype: weight by m, not by 1 - m")
-    raise ExerciseError("the values differ: compute (fmap * m).sum(dim=(1, 2)) / m.sum()")
-
-
 def check_recall(answer, found, truth) -> None:
     """Check recall@k of approximate results ``found`` against exact results ``truth``, both (Nq, k)
     arrays of gallery rows: the mean over queries of |found_i ∩ truth_i| / k."""
@@ -385,12 +359,72 @@ def check_threshold(answer, same_distances, other_distances) -> None:
     if not wrong_same and not wrong_other:
         low, high = same_d.max(), other_d.min()
         _correct(f"{t:.2f} lies between the largest same-person distance ({low:.2f}) and the smallest "
-                 f"other-person distance ({high:.2f}). It was chosen on these very pairs, so it says "
-                 "nothing yet about new photos: the model's own 0.6 was chosen on other data, which is "
-                 "why it is a fair test.")
+                 f"other-person distance ({high:.2f}).")
         return
     if t > other_d.max() or t < same_d.min():
         raise ExerciseError("for a DISTANCE, small means alike: same-person pairs must fall below "
                             "the threshold")
     raise ExerciseError(f"with {t:.2f}, {wrong_same} same-person pair(s) would be called other and "
                         f"{wrong_other} other-person pair(s) would be called the same person")
+
+
+# --- multiple choice ---------------------------------------------------------------------------
+
+#: The "why" questions: question id -> (right letter, why it is right). The letters and options are
+#: in the lesson's markdown; the answers live here so that a check cell does not give them away.
+CHOICES: dict[str, tuple[str, str]] = {
+    "03-fair-threshold": (
+        "b",
+        "a threshold tuned on the very pairs it is judged on always looks perfect; 0.6 was chosen by "
+        "dlib's author on his own data, so our 15 pairs are new data for it.",
+    ),
+}
+
+
+def check_choice(question: str, answer) -> None:
+    """Check a multiple-choice answer: ``answer`` is one letter, ``question`` an id of :data:`CHOICES`.
+
+    Raises :class:`ExerciseError` for anything but one letter, and for a wrong letter (without
+    saying which is right: think again); ``KeyError`` for an unknown question id.
+    """
+    right, why = CHOICES[question]
+    letter = str(answer).strip().lower().strip("()")
+    if len(letter) != 1 or not letter.isalpha():
+        raise ExerciseError(f"answer with one letter, e.g. \"a\"; you gave {answer!r}")
+    if letter != right:
+        raise ExerciseError(f"({letter}) is not it: read the options again against the outputs above")
+    _correct(f"({right}): {why}")
+
+
+# --- lesson 03 ---------------------------------------------------------------------------------
+
+
+def check_face_distance(answer, photo_a, photo_b, prediction=None, threshold: float = 0.6) -> None:
+    """Check the Euclidean distance ``answer`` between the face-identity vectors of two photos.
+
+    ``photo_a`` and ``photo_b`` are anything :func:`~simlab.images.load_image` accepts (the
+    student's own photos); the truth comes from :func:`~simlab.faces.face_embeddings`. With
+    ``prediction`` (True for "same person") the message says whether it was right. Raises
+    :class:`ExerciseError` for a wrong distance or a photo without a detectable face.
+    """
+    from .faces import face_embeddings
+
+    try:
+        a, b = face_embeddings([photo_a, photo_b])
+    except ValueError as e:
+        raise ExerciseError(f"{e}: choose photos with a frontal face at least about 40 pixels wide") from None
+    true = float(np.linalg.norm(a - b))
+    try:
+        got = float(answer)
+    except (TypeError, ValueError):
+        raise ExerciseError(f"give the distance as one number, not {answer!r}") from None
+    if abs(got - true) > 1e-3:
+        if abs(got - true**2) < 1e-3:
+            raise ExerciseError("that is the squared distance: take the square root")
+        raise ExerciseError(f"{got:.3f} is not the Euclidean distance of the two face vectors")
+    same = true < threshold
+    message = f"distance {true:.2f}: by the rule 'below {threshold}' the same person: {same}."
+    if prediction is not None:
+        verdict = "right" if bool(prediction) == same else "wrong"
+        message += f" Your prediction ({bool(prediction)}) was {verdict}."
+    _correct(message)

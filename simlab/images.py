@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import importlib.resources
+import json
 import math
 import warnings
 from pathlib import Path
@@ -28,6 +29,7 @@ __all__ = [
     "ImageError",
     "RELATIONS",
     "as_mask",
+    "hand_drawn_masks",
     "labelled_pairs",
     "load_image",
     "paste_subject",
@@ -111,6 +113,27 @@ def people_photos() -> dict[str, Path]:
         raise ImageError(f"{folder}: the kit's people folder is missing; "
                          "run simlab/assets/build_assets.py")
     return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES}
+
+
+def hand_drawn_masks() -> dict[str, np.ndarray]:
+    """The truth for the composites' subjects: ``{person: bool (448, 448) mask}``, True inside.
+
+    Drawn from ``simlab/assets/composites/outlines.json``: polygons traced by hand on the 448 x 448
+    square crop of each original photo before any segmenter ran, so they can judge one (about 3
+    pixels of tracing error; the astronaut's outline leaves out the helmet she holds). The
+    composites of lesson 03 show each person at these very pixels.
+    """
+    from PIL import ImageDraw
+
+    outlines = json.loads((ASSETS / "composites" / "outlines.json").read_text())
+    masks = {}
+    for person, polygon in outlines.items():
+        if person == "about":
+            continue
+        canvas = Image.new("1", (448, 448))
+        ImageDraw.Draw(canvas).polygon([tuple(xy) for xy in polygon], fill=1)
+        masks[person] = np.asarray(canvas)
+    return masks
 
 
 def labelled_pairs() -> list[tuple[Path, Path, str]]:

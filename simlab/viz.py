@@ -456,7 +456,9 @@ def show_match_heatmap(image, heatmap, reference=None, reference_mask=None, titl
 
     ``heatmap`` is the (h, w) cosine map of :func:`simlab.features.match_heatmap` (values in
     [-1, 1]). It is upsampled (bilinear) to the photo's 224 x 224 and drawn semi-transparently
-    (``alpha``) over it, with a colourbar "cosine to the reference subject". The colour scale
+    (``alpha``) over a grey copy of it (the photo's own colours would mix with the colour map: an
+    orange suit under "turbo" looks hot whatever the cosine), with a colourbar "cosine to the
+    reference subject". The colour scale
     runs from ``min(0, heatmap.min())`` to 1 unless ``vmin``/``vmax`` say otherwise, so the
     same colour means the same cosine in every figure and a weak match never looks hot. Thin
     lines mark the cells of a coarse map (up to 16 x 16): one cell per feature-map position.
@@ -503,7 +505,7 @@ def show_match_heatmap(image, heatmap, reference=None, reference_mask=None, titl
         _draw_overlay(axes[0, 0], ref_pixels, ref_weights, (1.0, 0.0, 0.0), 0.45,
                       "reference subject")
     ax = axes[0, -1]
-    ax.imshow(pixels)
+    ax.imshow(pixels @ np.array([0.299, 0.587, 0.114]), cmap="gray", vmin=0, vmax=1)  # luma
     vmin = min(0.0, float(hm.min())) if vmin is None else vmin
     vmax = 1.0 if vmax is None else vmax
     shown = ax.imshow(up, cmap="turbo", alpha=alpha, vmin=vmin, vmax=vmax)

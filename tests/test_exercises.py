@@ -8,10 +8,11 @@ from simlab import extract_features, samples
 from simlab.exercises import (
     ExerciseError,
     check_box_mask,
+    check_choice,
     check_cosine_from_distance,
     check_cosine_function,
+    check_face_distance,
     check_margins,
-    check_masked_average,
     check_output_shape,
     check_ranking,
     check_strongest_channel,
@@ -143,23 +144,6 @@ def test_box_mask():
         check_box_mask(grown, 40, 60, (5, 10, 25, 30))
 
 
-def test_masked_average():
-    torch.manual_seed(0)
-    fmap = torch.rand(8, 7, 7)
-    m = torch.zeros(7, 7)
-    m[2:5, 1:4] = 1.0
-    m[5, 1] = 0.5  # a soft edge cell
-    check_masked_average((fmap * m).sum(dim=(1, 2)) / m.sum(), fmap, m)
-    with pytest.raises(ExerciseError, match="divided by the number of positions"):
-        check_masked_average((fmap * m).mean(dim=(1, 2)), fmap, m)
-    with pytest.raises(ExerciseError, match="plain average pooling"):
-        check_masked_average(fmap.mean(dim=(1, 2)), fmap, m)
-    with pytest.raises(ExerciseError, match="BACKGROUND prototype"):
-        check_masked_average((fmap * (1 - m)).sum(dim=(1, 2)) / (1 - m).sum(), fmap, m)
-    with pytest.raises(ExerciseError, match="one number per channel"):
-        check_masked_average(fmap * m, fmap, m)
-
-
 # --- the remaining messages: each check's other typical mistakes, and its fallback ---------------
 
 
@@ -233,19 +217,6 @@ def test_box_mask_other_mistakes(capsys):
     shifted[11:31, 5:25] = True
     with pytest.raises(ExerciseError, match=r"40 pixels differ from the box \(5, 10, 25, 30\)"):
         check_box_mask(shifted, 40, 60, (5, 10, 25, 30))
-
-
-def test_masked_average_other_mistakes(capsys):
-    torch.manual_seed(0)
-    fmap = torch.rand(8, 7, 7)
-    m = torch.zeros(7, 7)
-    m[2:5, 1:4] = 1.0
-    check_masked_average(((fmap * m).sum(dim=(1, 2)) / m.sum()).numpy(), fmap, m)  # NumPy too
-    assert "averaged over the subject positions only" in capsys.readouterr().out
-    with pytest.raises(ExerciseError, match=r"one number per channel, shape \(8,\), got \(\)"):
-        check_masked_average((fmap * m).sum() / m.sum(), fmap, m)
-    with pytest.raises(ExerciseError, match=r"the values differ: compute \(fmap \* m\)"):
-        check_masked_average(fmap.amax(dim=(1, 2)), fmap, m)
 
 
 def test_vector_length_right_answer_says_why(random_mobilenet, capsys):
@@ -332,3 +303,31 @@ def test_check_threshold(capsys):
         check_threshold(0.4, [0.3, 0.45], [0.7, 0.9])
     with pytest.raises(ExerciseError, match="1 other-person pair"):
         check_threshold(0.8, [0.3, 0.45], [0.7, 0.9])
+
+
+def test_choice_accepts_the_right_letter_only(capsys):
+    check_choice("03-fair-threshold", " (B) ")
+    assert "Correct: (b)" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match=r"\(a\) is not it"):
+        check_choice("03-fair-threshold", "a")
+    with pytest.raises(ExerciseError, match="one letter"):
+        check_choice("03-fair-threshold", "b and c")
+    with pytest.raises(KeyError):
+        check_choice("no-such-question", "a")
+
+
+def test_face_distance_on_the_kits_people(capsys):
+    from simlab import face_embeddings, people_photos
+
+    photos = people_photos()
+    a, b = face_embeddings([photos["obama"], photos["obama3"]])
+    distance = float(np.linalg.norm(a - b))
+    check_face_distance(distance, photos["obama"], photos["obama3"], prediction=False)
+    out = capsys.readouterr().out
+    assert "the same person: True" in out and "Your prediction (False) was wrong" in out
+    with pytest.raises(ExerciseError, match="squared distance"):
+        check_face_distance(distance**2, photos["obama"], photos["obama3"])
+    with pytest.raises(ExerciseError, match="not the Euclidean distance"):
+        check_face_distance(distance + 0.1, photos["obama"], photos["obama3"])
+    with pytest.raises(ExerciseError, match="frontal face"):
+        check_face_distance(0.5, photos["obama"], np.zeros((64, 64, 3), dtype=np.uint8))

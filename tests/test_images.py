@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from simlab.images import RELATIONS, ImageError, labelled_pairs, load_image, samples
+from simlab.images import (
+    ASSETS,
+    RELATIONS,
+    ImageError,
+    hand_drawn_masks,
+    labelled_pairs,
+    load_image,
+    samples,
+)
 
 ORIENTATION = 0x0112  # EXIF tag
 
@@ -348,3 +356,13 @@ def test_labelled_pairs_use_the_kits_vocabulary():
         assert (relation == "near_duplicate") == same_source, (a.name, b.name, relation)
     same_subject = {(a.stem, b.stem) for a, b, r in pairs if r == "same_subject"}
     assert same_subject == {("motorcycle_left", "motorcycle_right")}
+
+
+def test_hand_drawn_masks_cover_the_pasted_people():
+    masks = hand_drawn_masks()
+    assert set(masks) == {"astronaut", "grace_hopper"}
+    for person, mask in masks.items():
+        assert mask.shape == (448, 448) and mask.dtype == bool
+        pasted = np.asarray(Image.open(ASSETS / "composites" / f"{person}_mask.png")) > 0
+        # the outline and the segmenter's cut-out agree on most of the person, not on every pixel
+        assert 0.6 < (mask & pasted).sum() / (mask | pasted).sum() < 0.99, person

@@ -34,7 +34,12 @@ ALLOWED = {
 ALLOWED_IN: dict[str, set[str]] = {
     "01_feature_extraction": set(),
     "02_similarity_metrics": set(),
-    "03_subject_similarity": set(),
+    "03_subject_similarity": {
+        "45",  # the estimated time in minutes
+        "99.38",  # dlib's published LFW accuracy, quoted as the author's claim
+        "150", "29",  # the face network's input crop (150 x 150) and depth (29 layers), by design
+        "40",  # the smallest face the HOG detector finds with one upsampling, in pixels
+    },
     "04_photo_collection": set(),
 }
 

@@ -364,7 +364,9 @@ def test_match_heatmap_figure_shows_the_network_crop_under_the_map(random_mobile
     assert ref_ax.get_title().startswith("reference subject")
     assert ax.get_title() == f"cat vs mug\n7 x 7 positions, max {hm.max():.2f}"
     photo, overlay = ax.images
-    np.testing.assert_allclose(photo.get_array(), tensor_to_image(random_mobilenet.preprocess(cat)))
+    grey = tensor_to_image(random_mobilenet.preprocess(cat)) @ np.array([0.299, 0.587, 0.114])
+    np.testing.assert_allclose(photo.get_array(), grey)  # a grey copy: no colour under the map
+    assert photo.get_cmap().name == "gray"
     assert overlay.get_array().shape == (224, 224) and 0 < overlay.get_alpha() < 1
     assert overlay.get_clim() == (min(0.0, float(hm.min())), 1.0)
     bar = next(a for a in fig.axes if a not in drawn)
