@@ -370,30 +370,50 @@ def check_threshold(answer, same_distances, other_distances) -> None:
 
 # --- multiple choice ---------------------------------------------------------------------------
 
-#: The "why" questions: question id -> (right letter, why it is right). The letters and options are
-#: in the lesson's markdown; the answers live here so that a check cell does not give them away.
-CHOICES: dict[str, tuple[str, str]] = {
-    "03-fair-threshold": (
-        "b",
-        "a threshold tuned on the very pairs it is judged on always looks perfect; 0.6 was chosen by "
-        "dlib's author on his own data, so our 15 pairs are new data for it.",
-    ),
+#: The "why" questions: question id -> (the right letter, {letter: why that option is right or wrong}).
+#: The options themselves are in the lesson's markdown; the answers live here so that a check cell
+#: does not give them away.
+CHOICES: dict[str, tuple[str, dict[str, str]]] = {
+    "02-unit-euclidean": ("B", {
+        "A": "the lengths differ a lot (section 2); after normalising they are all 1, whatever they were",
+        "B": "on unit vectors |a-b|^2 = 2 - 2 cos: a larger cosine is always a smaller distance, so both "
+             "put the pairs in the same order, and precision, recall and F1 depend only on that order.",
+        "C": "best_threshold uses the scores as they are; it tries every score as a threshold",
+        "D": "they are different formulas (cosine is a dot product of unit vectors); they agree only on "
+             "unit vectors, and only in the order they give",
+    }),
+    "02-textures-first": ("B", {
+        "A": "cosine, which compares what responded, does not put them first: they do not look like a cat",
+        "B": "the textures' stage5 vectors are the shortest, and a short vector lies near the origin: "
+             "near every other vector in raw distance, whatever its direction. Cosine ignores length.",
+        "C": "Manhattan sums |a_i - b_i| over every channel, zeros included",
+        "D": "the textures' stage5 vectors are the SHORTEST of all (section 2), not the longest",
+    }),
+    "03-fair-threshold": ("B", {
+        "A": "being in the middle is not what makes a test fair, and 0.6 is not in the middle of our "
+             "distances: the halfway point is your answer_2",
+        "B": "a threshold tuned on the very pairs it is judged on always looks perfect; 0.6 was chosen "
+             "by dlib's author on his own data, so our 15 pairs are new data for it.",
+        "C": "your answer_2 was chosen on our 15 pairs and calls every one of them right; that is the "
+             "trouble, not the reason: it was fitted to them",
+    }),
 }
 
 
 def check_choice(question: str, answer) -> None:
     """Check a multiple-choice answer: ``answer`` is one letter, ``question`` an id of :data:`CHOICES`.
 
-    Raises :class:`ExerciseError` for anything but one letter, and for a wrong letter (without
-    saying which is right: think again); ``KeyError`` for an unknown question id.
+    Prints why the right option is right; raises :class:`ExerciseError` for anything but one of
+    the question's letters, and for a wrong letter with why that option is wrong (not which one is
+    right). ``KeyError`` for an unknown question id.
     """
-    right, why = CHOICES[question]
-    letter = str(answer).strip().lower().strip("()")
-    if len(letter) != 1 or not letter.isalpha():
-        raise ExerciseError(f"answer with one letter, e.g. \"a\"; you gave {answer!r}")
+    right, options = CHOICES[question]
+    letter = str(answer).strip().strip("().").upper() if answer is not None else ""
+    if letter not in options:
+        raise ExerciseError(f"answer with one letter, one of {', '.join(options)}; got {answer!r}")
     if letter != right:
-        raise ExerciseError(f"({letter}) is not it: read the options again against the outputs above")
-    _correct(f"({right}): {why}")
+        raise ExerciseError(f"{letter} is not it: {options[letter]}")
+    _correct(f"{right}: {options[right]}")
 
 
 # --- lesson 03 ---------------------------------------------------------------------------------
@@ -428,3 +448,147 @@ def check_face_distance(answer, photo_a, photo_b, prediction=None, threshold: fl
         verdict = "right" if bool(prediction) == same else "wrong"
         message += f" Your prediction ({bool(prediction)}) was {verdict}."
     _correct(message)
+
+# --- lesson 02 ---
+
+__all__ += [
+    "check_copy_scores",
+    "check_hash_f1",
+    "check_unit_euclidean_f1",
+]
+
+#: The answers a "higher, lower or the same?" prediction may take.
+COMPARISONS = ("higher", "lower", "the same")
+
+
+def _prediction(prediction, choices, name: str) -> str:
+    """A student's prediction as one of ``choices`` (case, spaces and "the" ignored).
+
+    A missing prediction (None or empty) fails, a wrong one never does: the check reports it.
+    """
+    def plain(text) -> str:
+        return " ".join(str(text).lower().replace("the ", "").split())
+
+    if prediction is None or not str(prediction).strip():
+        raise ExerciseError(f"write your prediction in {name} first, before you compute: one of "
+                            f"{', '.join(map(repr, choices))}")
+    for choice in choices:
+        if plain(prediction) == plain(choice):
+            return choice
+    raise ExerciseError(f"{name} = {prediction!r} is not one of {', '.join(map(repr, choices))}")
+
+
+def _verdict(prediction: str, truth: str) -> str:
+    return f"Your prediction ({prediction}) was {'right' if prediction == truth else 'not right'}."
+
+
+def _best_f1(scores, same) -> float:
+    """The best F1 over all thresholds (``scores``: higher = more alike)."""
+    from .metrics import best_threshold, precision_recall_f1
+
+    return precision_recall_f1(scores, same, best_threshold(scores, same).value)[2]
+
+
+def check_unit_euclidean_f1(answer, prediction, vectors, ia, ib, same) -> None:
+    """Check the best F1 of Euclidean distance on UNIT vectors for finding near-duplicates.
+
+    ``vectors`` (N, C) are the pooled vectors of the labelled files, ``ia`` and ``ib`` the rows of
+    each pair's two files, ``same`` a bool array, True for a near-duplicate pair. ``prediction``
+    ("higher", "lower" or "the same" as cosine) must be given; whether it was right is reported.
+    """
+    from .metrics import pairwise
+
+    prediction = _prediction(prediction, COMPARISONS, "prediction_1")
+    X = np.asarray(vectors, dtype=np.float64)
+    U = X / np.linalg.norm(X, axis=1, keepdims=True)
+    unit_distance = pairwise(U, metric="euclidean")[ia, ib]
+    expected = _best_f1(-unit_distance, same)
+    cosine = _best_f1(pairwise(X)[ia, ib], same)
+    raw = _best_f1(-pairwise(X, metric="euclidean")[ia, ib], same)
+    got = float(answer)
+    if np.isclose(got, expected, atol=1e-6):
+        truth = ("the same" if np.isclose(expected, cosine, atol=1e-9)
+                 else "higher" if expected > cosine else "lower")
+        _correct(f"Euclidean on unit vectors: best F1 {expected:.2f}, cosine {cosine:.2f}, Euclidean on "
+                 f"the raw vectors {raw:.2f}. {_verdict(prediction, truth)}")
+        return
+    if np.isclose(got, raw, atol=1e-6):
+        raise ExerciseError(f"{got:.2f} is the F1 of the RAW vectors: divide each row by its length "
+                            "first (np.linalg.norm(..., axis=1, keepdims=True))")
+    if np.isclose(got, _best_f1(unit_distance, same), atol=1e-6):
+        raise ExerciseError("a distance is small for alike pairs: negate it (-distance) before "
+                            "best_threshold, which calls a pair the same when its score is high")
+    raise ExerciseError(f"expected a best F1 of {expected:.2f}, got {got:.2f}")
+
+
+def check_hash_f1(answer, prediction, pairs) -> None:
+    """Check ``{method: best F1}`` of the Hamming distance of each perceptual hash method.
+
+    ``pairs`` is a list of ``(path_a, path_b, relation)`` with relation "near_duplicate" or
+    "different"; the F1 is that of finding the near-duplicates. ``prediction`` (the method
+    expected to be best) must be given; whether it was right is reported.
+    """
+    from .hashes import HASH_METHODS, hash_bits
+    from .metrics import hamming_distance
+
+    prediction = _prediction(prediction, tuple(HASH_METHODS), "prediction_6")
+    same = np.array([relation == "near_duplicate" for *_, relation in pairs])
+    files = {f for a, b, _ in pairs for f in (a, b)}
+    expected = {}
+    for method in HASH_METHODS:
+        bits = {f: hash_bits(f, method=method) for f in files}
+        distance = np.array([hamming_distance(bits[a], bits[b]) for a, b, _ in pairs], dtype=float)
+        expected[method] = _best_f1(-distance, same)
+    answer = dict(answer)
+    if sorted(answer) != sorted(expected):
+        raise ExerciseError(f"give one best F1 for each method: {', '.join(expected)}")
+    for method, want in expected.items():
+        if not np.isclose(float(answer[method]), want, atol=1e-6):
+            got = float(answer[method])
+            raise ExerciseError(f"{method}: expected a best F1 of {want:.2f}, got {got:.2f} "
+                                "(negate the Hamming distance: a small distance means alike)")
+    best = max(expected, key=expected.get)
+    table = ", ".join(f"{m} {v:.2f}" for m, v in expected.items())
+    _correct(f"{table}: {best} is best on these pairs. {_verdict(prediction, best)}")
+
+
+def check_copy_scores(answer, original, copies: dict, backbone: Backbone, cosine_threshold: float,
+                      fewest_different_bits: int) -> None:
+    """Check ``{copy name: (pHash Hamming distance, stage5 cosine)}`` between a photo and its copies.
+
+    ``original`` is an image, ``copies`` is ``{name: image}``; the cosine is that of the deepest
+    stage's average-pooled vectors. ``cosine_threshold`` (the lesson's near-duplicate threshold) and
+    ``fewest_different_bits`` (the fewest bits by which two different photos of the kit differ)
+    are only used to say what each score means.
+    """
+    from .features import embed
+    from .hashes import hash_bits
+    from .metrics import cosine_similarity, edit_distance, hamming_distance
+
+    bits = hash_bits(original)
+    vectors = embed(backbone, [original, *copies.values()])
+    answer = dict(answer)
+    if sorted(answer) != sorted(copies):
+        raise ExerciseError(f"give a (Hamming, cosine) pair for each copy: {', '.join(copies)}")
+    lines = []
+    for k, (name, copy) in enumerate(copies.items()):
+        h = hamming_distance(bits, hash_bits(copy))
+        c = cosine_similarity(vectors[0], vectors[k + 1])
+        try:
+            got_h, got_c = answer[name]
+        except (TypeError, ValueError):
+            raise ExerciseError(
+                f"{name}: give a pair (Hamming distance, cosine), not {answer[name]!r}") from None
+        if np.isclose(float(got_h), c, atol=1e-3) and got_c == h:
+            raise ExerciseError(f"{name}: the pair is swapped: (Hamming distance, cosine)")
+        if got_h != h:
+            hint = (" (that is the edit distance: Hamming compares position by position)"
+                    if got_h == edit_distance(bits, hash_bits(copy)) else "")
+            raise ExerciseError(f"{name}: the pHash Hamming distance is {h}, you gave {got_h}{hint}")
+        if not np.isclose(float(got_c), c, atol=1e-3):
+            raise ExerciseError(f"{name}: the stage5 cosine is {c:.3f}, you gave {float(got_c):.3f}")
+        hash_says = "a different photo" if h >= fewest_different_bits else "a near-duplicate"
+        cnn_says = "a near-duplicate" if c >= cosine_threshold else "a different photo"
+        lines.append(f"{name}: {h} of 64 bits differ (the hash says {hash_says}), "
+                     f"cosine {c:.2f} (the CNN says {cnn_says})")
+    _correct("; ".join(lines) + ".")

@@ -36,6 +36,8 @@ __all__ = [
     "people_photos",
     "replace_background",
     "samples",
+    "source_photo",
+    "split_pairs",
 ]
 
 #: ImageNet's per-channel mean and standard deviation (RGB, values in [0, 1]): the
@@ -156,6 +158,51 @@ def labelled_pairs() -> list[tuple[Path, Path, str]]:
         raise ValueError(f"{ASSETS / 'pairs.csv'}: unknown relation(s) {sorted(unknown)}; "
                          f"expected one of {RELATIONS}")
     return rows
+
+
+def source_photo(path) -> str:
+    """The name of the kit photo a file comes from: ``variants/chelsea__crop.jpg`` -> ``"chelsea"``.
+
+    ``path`` is a ``str`` or ``pathlib.Path``; an altered copy is named ``<source>__<edit>``, any
+    other file is its own source (``photos/coffee.jpg`` -> ``"coffee"``).
+    """
+    return Path(path).stem.split("__")[0]
+
+
+def split_pairs(pairs, seed: int | None = None) -> tuple[list, list]:
+    """Split labelled pairs into two halves that share no source photo: ``(first, second)``.
+
+    ``pairs`` is a list of ``(path_a, path_b, relation)`` as :func:`labelled_pairs` returns. Files
+    are grouped by :func:`source_photo`, and sources joined by a pair that is not ``"different"``
+    (the two motorcycle views, ``"same_subject"``) form one group. The groups, sorted by name
+    (or shuffled by ``numpy.random.default_rng(seed)``), are dealt in turn to the first and the
+    second half. A pair goes to the half that holds both its files; a pair whose files fall into
+    different halves is left out of both, so that nothing in one half is a copy of a photo of
+    the other. Each half keeps the pairs' order. Raises ``ValueError`` for fewer than two groups.
+    """
+    parent: dict[str, str] = {}
+
+    def group(name: str) -> str:  # union-find: follow the links to the group's root
+        while parent.setdefault(name, name) != name:
+            name = parent[name]
+        return name
+
+    for a, b, relation in pairs:
+        ga, gb = group(source_photo(a)), group(source_photo(b))
+        if relation != "different" and ga != gb:
+            parent[max(ga, gb)] = min(ga, gb)  # the root is the group's first name
+    roots = sorted({group(source_photo(p)) for a, b, _ in pairs for p in (a, b)})
+    if len(roots) < 2:
+        raise ValueError(f"the pairs come from {len(roots)} group(s) of photos; a split needs two")
+    if seed is not None:
+        np.random.default_rng(seed).shuffle(roots)
+    first = set(roots[::2])
+    halves: tuple[list, list] = ([], [])
+    for pair in pairs:
+        sides = {group(source_photo(p)) in first for p in pair[:2]}
+        if len(sides) == 1:
+            halves[0 if sides.pop() else 1].append(pair)
+    return halves
 
 
 def as_mask(mask, size: tuple[int, int] | None = None, name: str = "mask") -> np.ndarray:

@@ -10,7 +10,8 @@ Entry points, from one pair to many:
 - :func:`edit_distance` (Levenshtein) and :func:`hamming_distance` compare strings or sequences,
   e.g. the perceptual-hash bit strings of :func:`simlab.hashes.hash_bits`.
 - :func:`distance_to_similarity` turns a distance (0 = identical) into a similarity in (0, 1].
-- :func:`best_threshold` picks the similarity threshold with the best F1 on labelled pairs.
+- :func:`best_threshold` picks the similarity threshold with the best F1 on labelled pairs, and
+  :func:`precision_recall_f1` scores a given threshold (e.g. one chosen on other pairs).
 
 Vectors may be NumPy arrays, lists of numbers or torch tensors (on any device, with or without
 gradients). Bad input raises ``ValueError`` with a message that says what is wrong and, where
@@ -51,6 +52,7 @@ __all__ = [
     "hamming_distance",
     "manhattan_distance",
     "pairwise",
+    "precision_recall_f1",
     "top_k",
 ]
 
@@ -168,6 +170,38 @@ def best_threshold(scores, same) -> Threshold:
     i = int(np.argmax(f1[:-1]))  # the last point (P=1, R=0) has no threshold
     return Threshold(float(thresholds[i]), float(precision[i]), float(recall[i]),
                      (precision, recall, thresholds))
+
+
+def precision_recall_f1(scores, same, threshold: float) -> tuple[float, float, float]:
+    """Precision, recall and F1 of calling a pair "same" when its score is ``>= threshold``.
+
+    ``scores`` is a 1-D array of similarities (higher = more alike; negate distances first, and
+    the threshold with them), ``same`` a bool array of the same length, True where the pair
+    really is the same. Precision: of the pairs called "same", the fraction that are; recall: of
+    the pairs that are, the fraction called "same"; F1 = 2PR / (P + R). Returns three floats in
+    [0, 1]; precision is 0 when no pair is called "same", F1 is 0 when P + R is 0. Use it to test
+    a threshold chosen by :func:`best_threshold` on *other* pairs.
+
+    Raises ``ValueError`` when the lengths differ, a score or the threshold is NaN or infinite,
+    ``same`` is not bool, or ``same`` holds no True (recall would be undefined).
+    """
+    scores = _vector(scores, "scores")
+    same = np.asarray(same)
+    if same.shape != scores.shape:
+        raise ValueError(f"scores and same must have the same length, got {scores.shape} and {same.shape}")
+    if same.dtype != bool:
+        raise ValueError(f"same must be a bool array (True = same pair), got dtype {same.dtype}")
+    if not same.any():
+        raise ValueError("same holds no True: with no same pair, recall is undefined")
+    threshold = float(threshold)
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold}")
+    called = scores >= threshold
+    hits = int((called & same).sum())
+    precision = hits / called.sum() if called.any() else 0.0
+    recall = hits / int(same.sum())
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return float(precision), float(recall), float(f1)
 
 
 # ---------------------------------------------------------------------------------------------

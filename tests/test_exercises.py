@@ -6,6 +6,7 @@ import torch
 
 from simlab import extract_features, samples
 from simlab.exercises import (
+    CHOICES,
     ExerciseError,
     check_box_mask,
     check_choice,
@@ -306,9 +307,9 @@ def test_check_threshold(capsys):
 
 
 def test_choice_accepts_the_right_letter_only(capsys):
-    check_choice("03-fair-threshold", " (B) ")
-    assert "Correct: (b)" in capsys.readouterr().out
-    with pytest.raises(ExerciseError, match=r"\(a\) is not it"):
+    check_choice("03-fair-threshold", " (b) ")
+    assert "Correct: B:" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="A is not it: being in the middle"):
         check_choice("03-fair-threshold", "a")
     with pytest.raises(ExerciseError, match="one letter"):
         check_choice("03-fair-threshold", "b and c")
@@ -331,3 +332,131 @@ def test_face_distance_on_the_kits_people(capsys):
         check_face_distance(distance + 0.1, photos["obama"], photos["obama3"])
     with pytest.raises(ExerciseError, match="frontal face"):
         check_face_distance(0.5, photos["obama"], np.zeros((64, 64, 3), dtype=np.uint8))
+
+# --- lesson 02 ---
+from simlab.exercises import (  # noqa: E402 - each lesson's block keeps its own imports
+    check_copy_scores,
+    check_hash_f1,
+    check_unit_euclidean_f1,
+)
+
+
+def _pair_data():
+    """Four files: rows 0/1 and 2/3 point the same way with very different lengths (near-duplicates
+    for cosine); rows 0 and 2 have the same length but other directions."""
+    vectors = np.array([[1.0, 0.1, 0.0], [8.0, 0.9, 0.1], [0.0, 1.0, 0.1], [0.1, 7.0, 0.8]])
+    ia, ib = np.array([0, 2, 0, 1, 0]), np.array([1, 3, 2, 3, 3])
+    same = np.array([True, True, False, False, False])
+    return vectors, ia, ib, same
+
+
+def test_unit_euclidean_f1_reports_the_prediction(capsys):
+    from simlab.exercises import _best_f1
+    from simlab.metrics import pairwise
+
+    vectors, ia, ib, same = _pair_data()
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    f1_unit = _best_f1(-pairwise(unit, metric="euclidean")[ia, ib], same)
+    assert f1_unit == _best_f1(pairwise(vectors)[ia, ib], same) == 1.0  # the same as cosine
+    check_unit_euclidean_f1(f1_unit, "the same", vectors, ia, ib, same)
+    out = capsys.readouterr().out
+    assert out.startswith("Correct:") and "Your prediction (the same) was right" in out
+    check_unit_euclidean_f1(f1_unit, "Higher", vectors, ia, ib, same)  # a wrong prediction never fails
+    assert "Your prediction (higher) was not right" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("prediction, hint", [
+    (None, "write your prediction in prediction_1 first"),
+    ("", "write your prediction"),
+    ("bigger", "not one of 'higher', 'lower', 'the same'"),
+])
+def test_unit_euclidean_f1_needs_a_prediction(prediction, hint):
+    vectors, ia, ib, same = _pair_data()
+    with pytest.raises(ExerciseError, match=hint):
+        check_unit_euclidean_f1(1.0, prediction, vectors, ia, ib, same)
+
+
+def test_unit_euclidean_f1_explains_mistakes():
+    from simlab.exercises import _best_f1
+    from simlab.metrics import pairwise
+
+    vectors, ia, ib, same = _pair_data()
+    raw = _best_f1(-pairwise(vectors, metric="euclidean")[ia, ib], same)
+    assert raw < 1.0  # the raw lengths mislead Euclidean distance here
+    with pytest.raises(ExerciseError, match="RAW vectors"):
+        check_unit_euclidean_f1(raw, "lower", vectors, ia, ib, same)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    not_negated = _best_f1(pairwise(unit, metric="euclidean")[ia, ib], same)
+    with pytest.raises(ExerciseError, match="negate it"):
+        check_unit_euclidean_f1(not_negated, "lower", vectors, ia, ib, same)
+
+
+@pytest.mark.parametrize("question", sorted(CHOICES))
+def test_every_why_question_is_a_checked_choice(question, capsys):
+    right, options = CHOICES[question]
+    assert right in options and len(options) >= 3
+    check_choice(question, f" ({right.lower()}) ")
+    assert capsys.readouterr().out.startswith(f"Correct: {right}: ")
+    for wrong in set(options) - {right}:
+        with pytest.raises(ExerciseError, match=f"{wrong} is not it: "):
+            check_choice(question, wrong)
+    with pytest.raises(ExerciseError, match="one letter, one of"):
+        check_choice(question, "Z")
+    with pytest.raises(ExerciseError, match="one letter"):
+        check_choice(question, None)
+
+
+def _hash_pairs():
+    photos = samples()
+    from simlab.images import ASSETS
+
+    copy = ASSETS / "variants" / "chelsea__lowres.jpg"
+    return [(photos["chelsea"], copy, "near_duplicate"), (photos["chelsea"], photos["coffee"], "different"),
+            (photos["coffee"], copy, "different")]
+
+
+def test_hash_f1_compares_the_methods(capsys):
+    # each hash calls the low-resolution copy the nearest: a perfect F1 for all four
+    answer = {"phash": 1.0, "dhash": 1.0, "ahash": 1.0, "whash": 1.0}
+    check_hash_f1(answer, "dhash", _hash_pairs())
+    out = capsys.readouterr().out
+    assert "phash 1.00, dhash 1.00" in out and "phash is best" in out and "(dhash) was not right" in out
+    with pytest.raises(ExerciseError, match="one best F1 for each method"):
+        check_hash_f1({"phash": 1.0}, "phash", _hash_pairs())
+    with pytest.raises(ExerciseError, match="ahash: expected a best F1 of 1.00, got 0.50"):
+        check_hash_f1(dict(answer, ahash=0.5), "phash", _hash_pairs())
+    with pytest.raises(ExerciseError, match="prediction_6"):
+        check_hash_f1(answer, None, _hash_pairs())
+
+
+def test_copy_scores_explains_hash_and_cnn(random_mobilenet, capsys):
+    from PIL import ImageOps
+
+    from simlab import embed, hash_bits, load_image
+    from simlab.metrics import cosine_similarity, edit_distance, hamming_distance
+
+    original = load_image(samples()["chelsea"])
+    copies = {"mirror": ImageOps.mirror(original), "small": original.reduce(4)}
+    vectors = embed(random_mobilenet, [original, *copies.values()])
+    bits = {name: hash_bits(im) for name, im in {"original": original, **copies}.items()}
+    right = {name: (hamming_distance(bits["original"], bits[name]),
+                    cosine_similarity(vectors[0], vectors[k + 1])) for k, name in enumerate(copies)}
+    check_copy_scores(right, original, copies, random_mobilenet, cosine_threshold=2.0,
+                      fewest_different_bits=64)
+    out = capsys.readouterr().out
+    assert out.startswith("Correct: mirror: ") and "the CNN says a different photo" in out
+    assert "the hash says a near-duplicate" in out
+
+    with pytest.raises(ExerciseError, match="a \\(Hamming, cosine\\) pair for each copy"):
+        check_copy_scores({"mirror": right["mirror"]}, original, copies, random_mobilenet, 0.6, 22)
+    swapped = dict(right, mirror=right["mirror"][::-1])
+    with pytest.raises(ExerciseError, match="mirror: the pair is swapped"):
+        check_copy_scores(swapped, original, copies, random_mobilenet, 0.6, 22)
+    wrong_cosine = dict(right, small=(right["small"][0], right["small"][1] - 0.1))
+    with pytest.raises(ExerciseError, match="small: the stage5 cosine is"):
+        check_copy_scores(wrong_cosine, original, copies, random_mobilenet, 0.6, 22)
+    edit = edit_distance(bits["original"], bits["mirror"])
+    assert edit < right["mirror"][0]  # edit distance lines shifted bits up: below Hamming
+    with pytest.raises(ExerciseError, match="that is the edit distance"):
+        check_copy_scores(dict(right, mirror=(edit, right["mirror"][1])), original, copies,
+                          random_mobilenet, 0.6, 22)

@@ -366,3 +366,44 @@ def test_hand_drawn_masks_cover_the_pasted_people():
         pasted = np.asarray(Image.open(ASSETS / "composites" / f"{person}_mask.png")) > 0
         # the outline and the segmenter's cut-out agree on most of the person, not on every pixel
         assert 0.6 < (mask & pasted).sum() / (mask | pasted).sum() < 0.99, person
+
+def test_source_photo_names_the_photo_a_copy_comes_from():
+    from simlab.images import ASSETS, source_photo
+
+    assert source_photo(ASSETS / "variants" / "chelsea__crop.jpg") == "chelsea"
+    assert source_photo("photos/motorcycle_left.jpg") == "motorcycle_left"
+
+
+def test_split_pairs_keeps_every_source_photo_in_one_half():
+    from simlab.images import source_photo, split_pairs
+
+    pairs = labelled_pairs()
+    first, second = split_pairs(pairs)
+    sources = [{source_photo(p) for a, b, _ in half for p in (a, b)} for half in (first, second)]
+    assert not sources[0] & sources[1]  # no photo, and no copy of one, on both sides
+    assert {"motorcycle_left", "motorcycle_right"} <= sources[0] | sources[1]
+    assert any({"motorcycle_left", "motorcycle_right"} <= s for s in sources)  # one scene, one half
+    # every pair within a half is kept, in its order; only pairs across the halves are left out
+    kept = set(first) | set(second)
+    for pair in pairs:
+        a, b = (source_photo(p) for p in pair[:2])
+        across = (a in sources[0]) != (b in sources[0])
+        assert (pair in kept) != across, pair
+    assert first == [p for p in pairs if p in set(first)]
+    for half in (first, second):
+        assert {r for *_, r in half} >= {"near_duplicate", "different"}
+    # a seed shuffles the groups: another split, with the same property
+    shuffled = split_pairs(pairs, seed=1)
+    assert shuffled != (first, second)
+    other = [{source_photo(p) for a, b, _ in half for p in (a, b)} for half in shuffled]
+    assert not other[0] & other[1]
+
+
+def test_split_pairs_needs_two_groups(tmp_path):
+    from simlab.images import split_pairs
+
+    one_group = [(tmp_path / "cat.jpg", tmp_path / "cat__crop.jpg", "near_duplicate")]
+    with pytest.raises(ValueError, match="1 group"):
+        split_pairs(one_group)
+    two = one_group + [(tmp_path / "cat.jpg", tmp_path / "dog.jpg", "different")]
+    assert split_pairs(two) == (one_group, [])  # cat first; the cat-dog pair joins both halves

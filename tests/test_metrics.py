@@ -532,3 +532,35 @@ def test_best_threshold_refuses_bad_labels(scores, same, match):
 
     with pytest.raises(ValueError, match=match):
         best_threshold(np.array(scores), np.array(same))
+
+
+# ------------------------------------------------------------------------------ precision_recall_f1
+def test_precision_recall_f1_at_a_given_threshold():
+    from simlab.metrics import precision_recall_f1
+
+    # same: 0.9, 0.7, 0.4; different: 0.6, 0.3. At 0.5: called 0.9, 0.7, 0.6 -> P 2/3, R 2/3
+    scores = np.array([0.9, 0.7, 0.4, 0.6, 0.3])
+    same = np.array([True, True, True, False, False])
+    p, r, f1 = precision_recall_f1(scores, same, 0.5)
+    assert (p, r, f1) == pytest.approx((2 / 3, 2 / 3, 2 / 3))
+    assert precision_recall_f1(scores, same, 0.4) == pytest.approx((0.75, 1.0, 6 / 7))  # >= counts
+    assert precision_recall_f1(scores, same, 0.95) == (0.0, 0.0, 0.0)  # nothing called the same
+    # the best threshold's own scores agree with best_threshold
+    from simlab.metrics import best_threshold
+
+    t = best_threshold(scores, same)
+    assert precision_recall_f1(scores, same, t.value)[:2] == pytest.approx((t.precision, t.recall))
+
+
+@pytest.mark.parametrize("scores, same, threshold, match", [
+    ([0.1, 0.2], [True], 0.5, "same length"),
+    ([0.1, np.nan], [True, False], 0.5, "NaN"),
+    ([0.1, 0.2], [1, 0], 0.5, "bool"),
+    ([0.1, 0.2], [False, False], 0.5, "no True"),
+    ([0.1, 0.2], [True, False], np.inf, "finite"),
+])
+def test_precision_recall_f1_refuses_bad_input(scores, same, threshold, match):
+    from simlab.metrics import precision_recall_f1
+
+    with pytest.raises(ValueError, match=match):
+        precision_recall_f1(np.array(scores), np.array(same), threshold)

@@ -198,6 +198,33 @@ def test_small_distances_never_print_as_zero():
     assert _format_score(0.004, "cosine") == "0.00"  # cosine keeps 2 decimals
 
 
+def test_pair_explorer_as_lesson_02_opens_it_and_a_student_tries_it(pretrained):
+    """Lesson 02's explorer with ImageNet weights: the cat and its grey mirror image are unlike at
+    stage1 and alike at stage5 (the lesson's section 5); the two motorcycle views are alike; the
+    distance dropdown gives the distance of the stage's vectors. The network runs once."""
+    from simlab.images import ASSETS
+
+    every = samples()
+    images = {name: every[name] for name in ("chelsea", "motorcycle_left", "motorcycle_right")}
+    images["chelsea__mirror_grey"] = ASSETS / "variants" / "chelsea__mirror_grey.jpg"
+    explorer = PairSimilarityExplorer(pretrained, images, left="chelsea", right="chelsea__mirror_grey",
+                                      stage="stage1")
+    assert explorer.summary == f"chelsea vs chelsea__mirror_grey | stage1 | cosine {explorer.score:.2f}"
+    shallow = explorer.score
+    explorer.stage.value = "stage5"
+    assert shallow < 0.2 and explorer.score > 0.8
+
+    explorer.left.value, explorer.right.value = "motorcycle_right", "motorcycle_left"
+    assert explorer.summary == f"motorcycle_right vs motorcycle_left | stage5 | cosine {explorer.score:.2f}"
+    assert explorer.score > 0.9
+    explorer.stage.value, explorer.metric.value = "stage1", "euclidean"
+    a, b = embed(pretrained, [images["motorcycle_right"], images["motorcycle_left"]], stage="stage1")
+    assert explorer.score == pytest.approx(euclidean_distance(a, b), rel=1e-4, abs=1e-5)
+    assert explorer.summary.endswith(f"| stage1 | euclidean {_format_score(explorer.score, 'euclidean')}")
+    assert explorer.summary in explorer.info.value
+    assert explorer.embed_calls == 1
+
+
 def test_pair_explorer_refuses_bad_arguments(random_mobilenet, photos):
     with pytest.raises(ValueError, match="at least two images"):
         PairSimilarityExplorer(random_mobilenet, {"cat": photos["chelsea"]})
