@@ -36,6 +36,7 @@ from .metrics import (
     hamming_distance,
     manhattan_distance,
     pairwise,
+    precision_at_k,
     top_k,
 )
 from .subject import available_methods, segment_subject
@@ -73,6 +74,7 @@ __all__ = [
     "paste_subject",
     "people_photos",
     "pool_map",
+    "precision_at_k",
     "replace_background",
     "same_person",
     "samples",

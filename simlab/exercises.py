@@ -19,9 +19,12 @@ __all__ = [
     "check_choice",
     "check_cosine_from_distance",
     "check_cosine_function",
+    "check_hardest_edit",
     "check_index_memory",
     "check_face_distance",
     "check_margins",
+    "check_nearest_by_stage",
+    "check_nearest_photo",
     "check_pair_count",
     "check_output_shape",
     "check_ranking",
@@ -30,6 +33,7 @@ __all__ = [
     "check_threshold",
     "check_to_chw",
     "check_vector_length",
+    "edit_found_counts",
 ]
 
 
@@ -374,6 +378,17 @@ def check_threshold(answer, same_distances, other_distances) -> None:
 #: The options themselves are in the lesson's markdown; the answers live here so that a check cell
 #: does not give them away.
 CHOICES: dict[str, tuple[str, dict[str, str]]] = {
+    "01-still-nearest": ("B", {
+        "A": "the deep stages are not noise: they rank the near-duplicates best of all "
+             "(precision@k, section 8), so their order is not chance",
+        "B": "a nearest neighbour is the HIGHEST score among the others, not a score above a "
+             "fixed bar: when every other file also moves further away, a low cosine can "
+             "still come first",
+        "C": "cosine ignores the lengths at every stage alike, and deep scores are not always "
+             "lower (the near-duplicates score high at stage5); lengths do not decide a ranking",
+        "D": "the ranking reads only the vectors; the labels of pairs.csv only grade it "
+             "afterwards (and they call grass and gravel 'different')",
+    }),
     "02-unit-euclidean": ("B", {
         "A": "the lengths differ a lot (section 2); after normalising they are all 1, whatever they were",
         "B": "on unit vectors |a-b|^2 = 2 - 2 cos: a larger cosine is always a smaller distance, so both "
@@ -592,3 +607,157 @@ def check_copy_scores(answer, original, copies: dict, backbone: Backbone, cosine
         lines.append(f"{name}: {h} of 64 bits differ (the hash says {hash_says}), "
                      f"cosine {c:.2f} (the CNN says {cnn_says})")
     _correct("; ".join(lines) + ".")
+
+# --- lesson 01 ---
+
+
+def _cosine_to(vectors, row: int) -> np.ndarray:
+    """Cosine similarity of every row of ``vectors`` (N, d) to row ``row``; the row itself gets -inf."""
+    from .metrics import pairwise
+
+    scores = pairwise(np.asarray(vectors)[row:row + 1], np.asarray(vectors))[0].astype(np.float64)
+    scores[row] = -np.inf
+    return scores
+
+
+def _row_of(names: list, name: str, what: str) -> int:
+    if name not in names:
+        raise ExerciseError(f"{name!r} is not among the {what}: {', '.join(map(str, names))}")
+    return list(names).index(name)
+
+
+def check_nearest_by_stage(prediction, vectors: dict, names: list, query: str, target: str) -> None:
+    """Check a predict-first answer: the stages at which ``target`` is ``query``'s nearest neighbour.
+
+    ``vectors`` is ``{stage: array (N, d)}`` (e.g. :func:`simlab.features.embed_stages`), one
+    row per item named in ``names``; at each stage every other row is ranked by cosine
+    similarity to ``query``. ``prediction`` is the list of stage names the student expects (a
+    single name or an empty list are predictions too). Prints, stage by stage, ``target``'s
+    place and cosine, then whether the prediction matched. A wrong prediction is not an error
+    (it is what the student compares with); a missing or malformed one raises
+    :class:`ExerciseError`.
+    """
+    stages = list(vectors)
+    if prediction is None or isinstance(prediction, (int, float)):
+        raise ExerciseError(f"write your prediction first: a list of stage names from {', '.join(stages)}")
+    chosen = [prediction] if isinstance(prediction, str) else list(prediction)
+    unknown = [s for s in chosen if s not in stages]
+    if unknown:
+        raise ExerciseError(f"{', '.join(map(repr, unknown))}: not a stage; choose from {', '.join(stages)}")
+    q, t = _row_of(names, query, "names"), _row_of(names, target, "names")
+    nearest_at = []
+    for stage, X in vectors.items():
+        scores = _cosine_to(X, q)
+        place = 1 + int((scores > scores[t]).sum())
+        print(f"{stage}: {target} is number {place} of {len(names) - 1} near {query} "
+              f"(cosine {scores[t]:.2f})")
+        if place == 1:
+            nearest_at.append(stage)
+    measured = ", ".join(nearest_at) or "no stage"
+    guessed = ", ".join(chosen) or "no stage"
+    verdict = "right" if sorted(chosen) == sorted(nearest_at) else "not right"
+    print(f"Measured: {target} is the nearest at {measured}. Your prediction ({guessed}) was {verdict}.")
+
+
+#: What each edit of the kit's variants changes, as the shallow stages see it.
+EDIT_EFFECTS = {
+    "colour": "a colour shift changes how much of each colour the photo holds, which is what "
+              "the averaged shallow channels measure",
+    "crop": "a crop drops the borders but keeps the colours and textures of the rest",
+    "lowres": "a low-resolution copy loses fine detail, and fine edges are what shallow channels see",
+    "mirror_grey": "greyscale removes the colour and mirroring reverses the direction of every "
+                   "slanted edge: the two things the averaged shallow channels measure",
+}
+
+
+def edit_found_counts(vectors, names: list) -> dict:
+    """For each kind of edit, ``(found, total)``: how many originals have their copy of that kind
+    among their ``k`` nearest rows by cosine, ``k`` being their number of copies.
+
+    ``vectors`` is (N, d) with one row per name in ``names``; copies are named
+    ``"<original>__<edit>"`` as in ``simlab/assets/variants`` (``"chelsea__crop"``), and an
+    original is a name that has copies. Raises :class:`ExerciseError` when no name is a copy.
+    """
+    names = list(names)
+    counts: dict[str, list[int]] = {}
+    originals = sorted({n.split("__")[0] for n in names if "__" in n} & set(names))
+    if not originals:
+        raise ExerciseError("no copies among the names: they are called '<original>__<edit>'")
+    for original in originals:
+        copies = [i for i, n in enumerate(names) if n.startswith(f"{original}__")]
+        scores = _cosine_to(vectors, names.index(original))
+        nearest = set(np.argsort(-scores, kind="stable")[:len(copies)].tolist())
+        for i in copies:
+            kind = names[i].split("__", 1)[1]
+            found, total = counts.setdefault(kind, [0, 0])
+            counts[kind] = [found + (i in nearest), total + 1]
+    return {kind: tuple(counts[kind]) for kind in sorted(counts)}
+
+
+def check_hardest_edit(prediction, vectors: dict, names: list, stage: str = "stage1") -> None:
+    """Check a predict-first answer: which kind of copy ``stage`` misses most often.
+
+    ``vectors`` is ``{stage: array (N, d)}`` for the rows named in ``names`` (the kit's labelled
+    files, copies named ``"<original>__<edit>"``). Prints :func:`edit_found_counts` for every
+    stage, then the edit found least often at ``stage``, what that edit changes, and whether
+    ``prediction`` (one edit name) matched. A wrong prediction is not an error; a missing one, or
+    a name that is not an edit, raises :class:`ExerciseError`.
+    """
+    table = {s: edit_found_counts(X, names) for s, X in vectors.items()}
+    kinds = list(table[stage])
+    if not isinstance(prediction, str) or prediction not in kinds:
+        raise ExerciseError(f"write your prediction first: one of {', '.join(map(repr, kinds))}, "
+                            f"not {prediction!r}")
+    print("copies found among their original's nearest files (k = its number of copies):")
+    print(f"{'edit':12}" + "".join(f"{s:>8}" for s in table))
+    for kind in kinds:
+        print(f"{kind:12}" + "".join(f"{f'{c[kind][0]}/{c[kind][1]}':>8}" for c in table.values()))
+    worst = min(found / total for found, total in table[stage].values())
+    hardest = [kind for kind, (found, total) in table[stage].items() if found / total == worst]
+    found, total = table[stage][hardest[0]]
+    verdict = "right" if prediction in hardest else "not right"
+    print(f"Measured: {stage} misses {' and '.join(hardest)} most often ({found} of {total} found). "
+          f"Your prediction ({prediction}) was {verdict}.")
+    for kind in hardest:
+        print(f"Why: {EDIT_EFFECTS.get(kind, 'see what the edit changes')}.")
+
+
+def check_nearest_photo(answer, backbone: Backbone, photo, gallery: dict,
+                        stages=("stage1", "stage5")) -> None:
+    """Check ``{stage: name}``: the photo of ``gallery`` (``{name: image}``) nearest to ``photo`` by
+    cosine of average-pooled features at each of ``stages``.
+
+    ``photo`` and the gallery images are anything :func:`~simlab.images.load_image` accepts
+    (the student's own photo, say). Prints the nearest photo and its cosine per stage.
+    """
+    from .features import embed_stages
+
+    try:
+        got = {str(s): str(answer[s]) for s in stages}
+    except (TypeError, KeyError, IndexError):
+        raise ExerciseError(f"give a dict with one photo name per stage, e.g. "
+                            f"{{{', '.join(f'{s!r}: {next(iter(gallery))!r}' for s in stages)}}}") from None
+    names = list(gallery)
+    vectors = embed_stages(backbone, [photo, *gallery.values()], list(stages))
+    nearest, best, worst = {}, {}, {}
+    for s in stages:
+        scores = _cosine_to(vectors[s], 0)[1:]
+        nearest[s], best[s] = names[int(scores.argmax())], float(scores.max())
+        worst[s] = names[int(scores.argmin())]
+    for s in stages:
+        if got[s] not in names:
+            raise ExerciseError(f"{got[s]!r} is not in the gallery: {', '.join(names)}")
+        if got[s] == nearest[s]:
+            continue
+        if got[s] == worst[s]:
+            raise ExerciseError(f"{s}: {got[s]} is the LEAST similar photo; the nearest has the "
+                                "highest cosine")
+        others = [o for o in stages if o != s]
+        if any(got[s] == nearest[o] for o in others):
+            raise ExerciseError(f"{s}: {got[s]} is the nearest at another stage; embed at {s}")
+        raise ExerciseError(f"{s}: {got[s]} is not the nearest; rank by cosine at {s}")
+    found = "; ".join(f"at {s} {nearest[s]} (cosine {best[s]:.2f})" for s in stages)
+    same = len(set(nearest.values())) == 1
+    _correct(f"your photo's nearest kit photo is {found}. "
+             + ("Both stages agree." if same else "The stages disagree: look at the photos and say "
+                "which kind of likeness each stage found."))

@@ -12,6 +12,8 @@ Entry points, from one pair to many:
 - :func:`distance_to_similarity` turns a distance (0 = identical) into a similarity in (0, 1].
 - :func:`best_threshold` picks the similarity threshold with the best F1 on labelled pairs, and
   :func:`precision_recall_f1` scores a given threshold (e.g. one chosen on other pairs).
+- :func:`precision_at_k` scores a retrieval: of the k items ranked nearest to each item, the
+  fraction that are right answers (e.g. its near-duplicates).
 
 Vectors may be NumPy arrays, lists of numbers or torch tensors (on any device, with or without
 gradients). Bad input raises ``ValueError`` with a message that says what is wrong and, where
@@ -52,6 +54,7 @@ __all__ = [
     "hamming_distance",
     "manhattan_distance",
     "pairwise",
+    "precision_at_k",
     "precision_recall_f1",
     "top_k",
 ]
@@ -307,6 +310,61 @@ def top_k(
     if higher_is_better:
         np.clip(scores, -1.0, 1.0, out=scores)
     return indices, scores
+
+
+def precision_at_k(vectors, relevant, k: int | None = None, metric: str = "cosine") -> np.ndarray:
+    """Retrieval precision@k of every row of ``vectors`` searched against all the other rows.
+
+    ``vectors`` is (N, d), one item per row (N >= 2). ``relevant`` has one entry per row: the
+    indices of the rows that are right answers for that row (a set, list or 1-D array of ints,
+    possibly empty; the row itself is ignored), e.g. the near-duplicates of each photo. For
+    query ``i`` the other N - 1 rows are ranked by ``metric`` as in :func:`pairwise` (highest
+    cosine, or smallest Euclidean or Manhattan distance, first; equal scores in row order), and
+    its precision is the fraction of the ``k`` first that are in ``relevant[i]``.
+
+    ``k`` is a whole number from 1 to N - 1, the same for every query (a query with fewer than
+    ``k`` right answers then cannot reach 1), or ``None``: each query uses its own number of
+    right answers, ``k = len(relevant[i])`` (R-precision: 1.0 exactly when all its right
+    answers come before every other row).
+
+    Returns a float64 array (N,) of precisions in [0, 1], NaN for a row without right answers
+    (it has nothing to find; ``np.nanmean`` averages over the others). The (N, N) score matrix
+    is held in memory, which suits labelled sets of up to a few thousand items.
+
+    Raises ``ValueError`` when ``relevant`` does not have N entries, names a row that does not
+    exist (or is not a whole number), when ``k`` is out of range, and for everything
+    :func:`pairwise` refuses.
+    """
+    metric = _check_metric(metric)
+    X = as_matrix(vectors, "vectors")
+    n = len(X)
+    if n < 2:
+        raise ValueError("vectors has 1 row: a search needs at least 2 items")
+    if len(relevant) != n:
+        raise ValueError(f"relevant has {len(relevant)} entries but vectors has {n} rows: "
+                         "give one collection of right answers per row (an empty set for none)")
+    if k is not None:
+        k = whole_number(k, "k")
+        if k > n - 1:
+            raise ValueError(f"k={k} but each query has only {n - 1} other rows to rank")
+    answers = []
+    for i, rows in enumerate(relevant):
+        idx = np.asarray(list(rows))
+        if idx.size and (idx.ndim != 1 or idx.dtype.kind not in "iu" or idx.min() < 0 or idx.max() >= n):
+            raise ValueError(f"relevant[{i}] is {list(rows)!r}: it must hold row numbers (ints) "
+                             f"from 0 to {n - 1}")
+        answers.append(set(idx.tolist()) - {i})
+    scores = pairwise(X, metric=metric).astype(np.float64)
+    if metric != "cosine":
+        scores = -scores  # rank by "higher = nearer" in every case
+    np.fill_diagonal(scores, -np.inf)  # a query never finds itself
+    order = np.argsort(-scores, axis=1, kind="stable")
+    result = np.full(n, np.nan)
+    for i, right in enumerate(answers):
+        if right:
+            k_i = len(right) if k is None else k
+            result[i] = len(right.intersection(order[i, :k_i].tolist())) / k_i
+    return result
 
 
 # ---------------------------------------------------------------------------------------------

@@ -460,3 +460,89 @@ def test_copy_scores_explains_hash_and_cnn(random_mobilenet, capsys):
     with pytest.raises(ExerciseError, match="that is the edit distance"):
         check_copy_scores(dict(right, mirror=(edit, right["mirror"][1])), original, copies,
                           random_mobilenet, 0.6, 22)
+
+# --- lesson 01 ---
+
+# Five items in 2-D: "b" is nearest to "a" at stage1; at stage2 "c" is, although every score drops.
+_NAMES = ["a", "b", "c", "d", "e"]
+_STAGES = {
+    "stage1": np.array([[1.0, 0.0], [0.9, 0.1], [0.5, 0.5], [0.0, 1.0], [-1.0, 0.2]]),
+    "stage2": np.array([[1.0, 0.0], [0.0, 1.0], [0.2, 0.9], [-1.0, 0.5], [-1.0, -0.1]]),
+}
+
+
+def test_check_nearest_by_stage_measures_and_compares_the_prediction(capsys):
+    from simlab.exercises import check_nearest_by_stage
+
+    check_nearest_by_stage(["stage1"], _STAGES, _NAMES, "a", "b")
+    out = capsys.readouterr().out
+    assert "stage1: b is number 1 of 4 near a (cosine 0.99)" in out
+    assert "stage2: b is number 2 of 4 near a (cosine 0.00)" in out
+    assert out.rstrip().endswith("Measured: b is the nearest at stage1. Your prediction (stage1) was right.")
+    check_nearest_by_stage("stage2", _STAGES, _NAMES, "a", "b")  # a wrong prediction is no error
+    assert "Your prediction (stage2) was not right." in capsys.readouterr().out
+    check_nearest_by_stage([], _STAGES, _NAMES, "a", "c")
+    assert "c is the nearest at stage2. Your prediction (no stage) was not right." in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("prediction, hint", [
+    (None, "write your prediction first"),
+    (3, "write your prediction first"),
+    (["stage1", "layer9"], "'layer9': not a stage; choose from stage1, stage2"),
+])
+def test_check_nearest_by_stage_wants_a_prediction(prediction, hint):
+    from simlab.exercises import check_nearest_by_stage
+
+    with pytest.raises(ExerciseError, match=hint):
+        check_nearest_by_stage(prediction, _STAGES, _NAMES, "a", "b")
+
+
+# Two originals with a copy of each kind. "crop" copies sit next to their originals; the "grey"
+# copy of x sits next to y, so at k = 2 (two copies each) x's grey copy is missed.
+_EDIT_NAMES = ["x", "x__crop", "x__grey", "y", "y__crop", "y__grey"]
+_EDIT_VECTORS = np.array([[1.0, 0.0, 0.0], [0.99, 0.1, 0.0], [0.0, 0.9, 0.2],
+                          [0.0, 1.0, 0.0], [0.1, 0.99, 0.0], [0.0, 0.95, 0.1]])
+
+
+def test_edit_found_counts():
+    from simlab.exercises import edit_found_counts
+
+    assert edit_found_counts(_EDIT_VECTORS, _EDIT_NAMES) == {"crop": (2, 2), "grey": (1, 2)}
+    with pytest.raises(ExerciseError, match="no copies"):
+        edit_found_counts(_EDIT_VECTORS[:2], ["x", "y"])
+
+
+def test_check_hardest_edit(capsys):
+    from simlab.exercises import check_hardest_edit
+
+    vectors = {"stage1": _EDIT_VECTORS, "stage5": np.eye(6) + 0.5 * np.kron(np.eye(2), np.ones((3, 3)))}
+    check_hardest_edit("grey", vectors, _EDIT_NAMES)
+    out = capsys.readouterr().out
+    assert "crop             2/2     2/2" in out and "grey             1/2     2/2" in out
+    assert "Measured: stage1 misses grey most often (1 of 2 found). Your prediction (grey) was right." in out
+    check_hardest_edit("crop", vectors, _EDIT_NAMES)
+    assert "Your prediction (crop) was not right." in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="one of 'crop', 'grey'"):
+        check_hardest_edit(None, vectors, _EDIT_NAMES)
+
+
+def test_check_nearest_photo(random_mobilenet, capsys):
+    from simlab import embed_stages
+    from simlab.exercises import check_nearest_photo
+
+    photos = samples()
+    gallery = {k: photos[k] for k in ("coffee", "rocket", "grass")}
+    vectors = embed_stages(random_mobilenet, [photos["chelsea"], *gallery.values()], ["stage1", "stage5"])
+    cosine = {s: [float(v[0] @ w / np.linalg.norm(v[0]) / np.linalg.norm(w)) for w in v[1:]]
+              for s, v in vectors.items()}
+    right = {s: list(gallery)[int(np.argmax(c))] for s, c in cosine.items()}
+    check_nearest_photo(right, random_mobilenet, photos["chelsea"], gallery)
+    out = capsys.readouterr().out
+    assert out.startswith(f"Correct: your photo's nearest kit photo is at stage1 {right['stage1']}")
+    least = {**right, "stage5": list(gallery)[int(np.argmin(cosine["stage5"]))]}
+    with pytest.raises(ExerciseError, match="stage5: .* is the LEAST similar photo"):
+        check_nearest_photo(least, random_mobilenet, photos["chelsea"], gallery)
+    with pytest.raises(ExerciseError, match="'chelsea' is not in the gallery"):
+        check_nearest_photo({**right, "stage1": "chelsea"}, random_mobilenet, photos["chelsea"], gallery)
+    with pytest.raises(ExerciseError, match="one photo name per stage"):
+        check_nearest_photo({"stage1": "coffee"}, random_mobilenet, photos["chelsea"], gallery)

@@ -564,3 +564,70 @@ def test_precision_recall_f1_refuses_bad_input(scores, same, threshold, match):
 
     with pytest.raises(ValueError, match=match):
         precision_recall_f1(np.array(scores), np.array(same), threshold)
+
+# ------------------------------------------------------------------------------ precision_at_k
+def test_precision_at_k_by_hand():
+    from simlab.metrics import precision_at_k
+
+    # Row 0's right answers are rows 1 and 2; row 3 is an outsider that points almost the same way.
+    X = np.array([[1.0, 0.0], [0.95, 0.05], [0.0, 1.0], [0.9, 0.2]])
+    relevant = [{1, 2}, {0, 2}, {0, 1}, set()]
+    # cosine ranks for row 0: 1 (0.999), 3 (0.976), 2 (0.0); for row 1: 0, 3, 2;
+    # for row 2: 3 (0.217), 1 (0.053), 0 (0.0)
+    p = precision_at_k(X, relevant)  # k = 2 right answers each
+    np.testing.assert_allclose(p[:3], [0.5, 0.5, 0.5])
+    assert np.isnan(p[3]), "a row with no right answers has nothing to find"
+    np.testing.assert_allclose(precision_at_k(X, relevant, k=1)[:3], [1.0, 1.0, 0.0])
+    np.testing.assert_allclose(precision_at_k(X, relevant, k=3)[:3], [2 / 3, 2 / 3, 2 / 3])
+    # Euclidean: row 2 is nearest to row 3 (1.20), then row 1 (1.34), then row 0 (1.41)
+    np.testing.assert_allclose(precision_at_k(X, relevant, k=1, metric="euclidean")[:3], [1.0, 1.0, 0.0])
+
+
+def test_precision_at_k_never_counts_the_query_itself():
+    from simlab.metrics import precision_at_k
+
+    X = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # rows 0 and 1 identical
+    p = precision_at_k(X, [{0, 1}, [1, 0], np.array([2])])  # each lists itself too
+    np.testing.assert_allclose(p[:2], [1.0, 1.0])
+    assert np.isnan(p[2])  # only itself: nothing to find
+
+
+@MANY
+@given(st.integers(0, 2**32 - 1), st.integers(3, 25), st.integers(1, 4))
+def test_precision_at_k_equals_counting_the_top_k(seed, n, k):
+    from simlab.metrics import precision_at_k
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    groups = rng.integers(0, 3, size=n)
+    relevant = [set(np.flatnonzero(groups == g).tolist()) - {i} for i, g in enumerate(groups)]
+    k = min(k, n - 1)
+    nearest, _ = top_k(X, X, k=k + 1)  # each row finds itself first (random floats: no ties)
+    for metric_k, p in ((k, precision_at_k(X, relevant, k=k)), (None, precision_at_k(X, relevant))):
+        for i in range(n):
+            if not relevant[i]:
+                assert np.isnan(p[i])
+                continue
+            kk = metric_k or len(relevant[i])
+            top = top_k(X[i:i + 1], X, k=kk + 1)[0][0] if metric_k is None else nearest[i]
+            hits = len(relevant[i] & set(top[1:kk + 1].tolist()))
+            assert p[i] == pytest.approx(hits / kk)
+
+
+@pytest.mark.parametrize("relevant, k, match", [
+    ([{1}, {0}], None, "relevant has 2 entries but vectors has 3 rows"),
+    ([{1}, {0}, {5}], None, r"relevant\[2\] is \[5\]: it must hold row numbers \(ints\) from 0 to 2"),
+    ([{1}, {0}, [0.5]], None, r"relevant\[2\]"),
+    ([{1}, {0}, set()], 3, "k=3 but each query has only 2 other rows"),
+    ([{1}, {0}, set()], 0, "k must be a whole number >= 1"),
+])
+def test_precision_at_k_errors(relevant, k, match):
+    from simlab.metrics import precision_at_k
+
+    X = np.eye(3)
+    with pytest.raises(ValueError, match=match):
+        precision_at_k(X, relevant, k=k)
+    with pytest.raises(ValueError, match="at least 2 items"):
+        precision_at_k(np.ones((1, 3)), [set()])
+    with pytest.raises(ValueError, match="unknown metric"):
+        precision_at_k(X, [set()] * 3, metric="hamming")

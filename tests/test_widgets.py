@@ -24,6 +24,33 @@ def test_starts_on_the_requested_image_and_stage(explorer):
     assert bytes(explorer.picture.value[:4]) == b"\x89PNG"  # the figure was drawn
 
 
+def test_starts_on_the_requested_channel_and_shows_its_map(random_mobilenet):
+    # Lesson 01 builds the explorer on the state its prose talks about; the saved picture is that.
+    photos = samples()
+    shown = FeatureMapExplorer(random_mobilenet, {k: photos[k] for k in ("chelsea", "coffee")},
+                               image="coffee", stage="stage4", channel=40)
+    assert shown.summary.startswith("coffee | stage4 | 96 channels x 14 x 14 | channel 40 | peak ")
+    assert (shown.channel.value, shown.channel.max) == (40, 95)
+    _, maps = shown.features("coffee")
+    assert torch.equal(shown.current_map(), maps["stage4"][40])
+    assert shown.summary in shown.info.value
+    other = FeatureMapExplorer(random_mobilenet, {"coffee": photos["coffee"]}, stage="stage4", channel=39)
+    assert bytes(shown.picture.value) != bytes(other.picture.value), "the picture is not channel 40's"
+    # a channel beyond the stage is clamped to its last one, and the network ran once
+    clamped = FeatureMapExplorer(random_mobilenet, {"coffee": photos["coffee"]}, stage="stage1", channel=40)
+    assert clamped.channel.value == 15 and clamped.forward_passes == 1
+
+
+def test_the_lesson_sequence_two_images_two_passes(explorer):
+    # What lesson 01 asks the reader to try: another stage and channel, then another photo.
+    explorer.stage.value = "stage4"
+    explorer.channel.value = 40
+    assert explorer.summary.startswith("chelsea | stage4 | 96 channels x 14 x 14 | channel 40")
+    explorer.image.value = "coffee"
+    assert explorer.summary.startswith("coffee | stage4 | 96 channels x 14 x 14 | channel 40")
+    assert explorer.forward_passes == 2
+
+
 def test_changing_stage_or_channel_never_reruns_the_network(explorer):
     assert explorer.forward_passes == 1
     for stage in explorer.backbone.stage_names:
