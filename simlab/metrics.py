@@ -10,7 +10,9 @@ Entry points, from one pair to many:
 - :func:`edit_distance` (Levenshtein) and :func:`hamming_distance` compare strings or sequences,
   e.g. the perceptual-hash bit strings of :func:`simlab.hashes.hash_bits`.
 - :func:`distance_to_similarity` turns a distance (0 = identical) into a similarity in (0, 1].
-- :func:`best_threshold` picks the similarity threshold with the best F1 on labelled pairs.
+- :func:`best_threshold` picks the similarity threshold with the best F1 on labelled pairs, and
+  :func:`split_pairs_by_source` splits labelled pairs into a tuning and a held-out half that
+  share no photo, to measure that threshold on pairs it was not chosen on.
 
 Vectors may be NumPy arrays, lists of numbers or torch tensors (on any device, with or without
 gradients). Bad input raises ``ValueError`` with a message that says what is wrong and, where
@@ -29,6 +31,8 @@ reporting it, and because skipping its repeated input checks makes it no slower.
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -51,6 +55,8 @@ __all__ = [
     "hamming_distance",
     "manhattan_distance",
     "pairwise",
+    "source_photo",
+    "split_pairs_by_source",
     "top_k",
 ]
 
@@ -168,6 +174,79 @@ def best_threshold(scores, same) -> Threshold:
     i = int(np.argmax(f1[:-1]))  # the last point (P=1, R=0) has no threshold
     return Threshold(float(thresholds[i]), float(precision[i]), float(recall[i]),
                      (precision, recall, thresholds))
+
+
+def source_photo(path) -> str:
+    """The name of the photo a file was made from: its file name up to ``"__"``, without suffix.
+
+    The kit names altered copies ``<photo>__<alteration>.jpg`` (``simlab/assets/variants/``,
+    :func:`simlab.augment.plant_duplicates`), so ``variants/chelsea__crop.jpg`` and
+    ``photos/chelsea.jpg`` both give ``"chelsea"``. ``path`` is a ``str`` or a ``Path``.
+    """
+    return Path(path).stem.split("__")[0]
+
+
+def split_pairs_by_source(pairs, seed: int = 0) -> tuple[list, list]:
+    """Split labelled pairs into a tuning half and a held-out half that share no source photo.
+
+    A threshold chosen on some pairs and scored on others says how it does on *new* photos only
+    if the other pairs show no photo the threshold was chosen on: a crop of the cat in one half
+    and its mirror image in the other would make the held-out score optimistic. So the split is
+    by source photo (:func:`source_photo`), never by pair.
+
+    ``pairs`` is a sequence of tuples whose first two items are image paths (``str`` or
+    ``Path``), e.g. ``(path_a, path_b, relation)`` from :func:`simlab.images.labelled_pairs`; a
+    third item other than ``"different"`` links the two source photos (``"same_subject"``: the
+    two motorcycle views), and linked photos go to the same half, so that neither half holds a
+    subject the other shows. Source photos, with the photos linked to them, are dealt one after
+    the other to the half with fewer non-``"different"`` pairs so far (then fewer photos; ties
+    by a coin seeded by ``seed``), the photos with the most such pairs first: both halves get
+    about as many.
+
+    Returns ``(tune, held_out)``: the pairs whose two photos both went to that half, in their
+    original order. A pair of a photo in one half and a photo in the other is in neither (so
+    about half of the pairs between different photos are left out). Raises ``ValueError`` when
+    a pair has fewer than two items, or the pairs show fewer than two source photos (or linked
+    groups of them) to split.
+    """
+    pairs = list(pairs)
+    if any(len(p) < 2 for p in pairs):
+        raise ValueError("each pair must start with two image paths, e.g. (path_a, path_b, relation)")
+    parent: dict[str, str] = {}
+
+    def group(name: str) -> str:  # union-find: the representative of the linked source photos
+        while parent.setdefault(name, name) != name:
+            name = parent[name]
+        return name
+
+    for p in pairs:
+        a, b = group(source_photo(p[0])), group(source_photo(p[1]))
+        if len(p) > 2 and p[2] != "different" and a != b:
+            parent[max(a, b)] = min(a, b)
+    members: dict[str, set[str]] = {}
+    for name in list(parent):
+        members.setdefault(group(name), set()).add(name)
+    if len(members) < 2:
+        raise ValueError(f"the pairs show {len(members)} source photo(s) or linked group(s); "
+                         "a split by source photo needs at least two")
+    linked = {g: 0 for g in members}
+    for p in pairs:
+        if len(p) > 2 and p[2] != "different":
+            linked[group(source_photo(p[0]))] += 1
+    rng = random.Random(seed)
+    order = sorted(members)
+    rng.shuffle(order)
+    order.sort(key=lambda g: -linked[g])  # stable: ties keep the seeded order
+    halves: list[set[str]] = [set(), set()]
+    load = [0, 0]
+    for g in order:
+        key = [(load[i], len(halves[i])) for i in (0, 1)]
+        side = rng.randrange(2) if key[0] == key[1] else key.index(min(key))
+        halves[side] |= members[g]
+        load[side] += linked[g]
+    tune, held_out = ([p for p in pairs if {source_photo(p[0]), source_photo(p[1])} <= half]
+                      for half in halves)
+    return tune, held_out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -532,3 +532,80 @@ def test_best_threshold_refuses_bad_labels(scores, same, match):
 
     with pytest.raises(ValueError, match=match):
         best_threshold(np.array(scores), np.array(same))
+
+
+# ---------------------------------------------------------------------- split_pairs_by_source
+def _kit_like_pairs():
+    """Pairs named like the kit's: 4 photos with 2 copies each, 2 plain photos, a stereo pair."""
+    from itertools import combinations
+
+    copied = ["cat", "cup", "dog", "sky"]
+    pairs = []
+    for name in copied:
+        files = [f"photos/{name}.jpg", f"variants/{name}__crop.jpg", f"variants/{name}__flip.jpg"]
+        pairs += [(a, b, "near_duplicate") for a, b in combinations(files, 2)]
+    pairs.append(("photos/left.jpg", "photos/right.jpg", "same_subject"))
+    everyone = [f"photos/{n}.jpg" for n in [*copied, "brick", "grass", "left", "right"]]
+    pairs += [(a, b, "different") for a, b in combinations(everyone, 2) if {a, b} != {"photos/left.jpg",
+                                                                                     "photos/right.jpg"}]
+    return pairs
+
+
+def test_source_photo_is_the_name_before_the_double_underscore():
+    from pathlib import Path
+
+    from simlab.metrics import source_photo
+
+    assert source_photo("variants/chelsea__crop.jpg") == source_photo(Path("photos/chelsea.jpg")) == "chelsea"
+    assert source_photo("album/motorcycle_left__colour.jpg") == "motorcycle_left"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 7])
+def test_split_pairs_by_source_shares_no_photo_and_balances_the_near_duplicates(seed):
+    from simlab.metrics import source_photo, split_pairs_by_source
+
+    pairs = _kit_like_pairs()
+    tune, held_out = split_pairs_by_source(pairs, seed=seed)
+    sources = [{source_photo(p) for a, b, _ in half for p in (a, b)} for half in (tune, held_out)]
+    assert sources[0] and sources[1] and not sources[0] & sources[1]
+    # a pair is in a half only when both its photos are; pairs across the halves are in neither
+    for a, b, relation in pairs:
+        where = [i for i, s in enumerate(sources) if {source_photo(a), source_photo(b)} <= s]
+        assert [(a, b, relation) in half for half in (tune, held_out)] == [i in where for i in (0, 1)]
+    # tuples come back as they were, in their original order
+    assert tune == [p for p in pairs if p in tune] and held_out == [p for p in pairs if p in held_out]
+    # the copied photos are dealt two and two: both halves get 6 near-duplicate pairs
+    assert [sum(r == "near_duplicate" for *_, r in half) for half in (tune, held_out)] == [6, 6]
+    # the stereo pair's two photos are linked: always in one half, with their pair
+    assert ("photos/left.jpg", "photos/right.jpg", "same_subject") in tune + held_out
+    assert split_pairs_by_source(pairs, seed=seed) == (tune, held_out)  # repeatable
+
+
+def test_split_pairs_by_source_seeds_give_different_splits():
+    from simlab.metrics import split_pairs_by_source
+
+    pairs = _kit_like_pairs()
+    assert len({tuple(split_pairs_by_source(pairs, seed=s)[0]) for s in range(10)}) > 1
+
+
+def test_split_pairs_by_source_on_the_kit_pairs():
+    from simlab.images import labelled_pairs
+    from simlab.metrics import split_pairs_by_source
+
+    pairs = labelled_pairs()
+    tune, held_out = split_pairs_by_source(pairs)
+    counts = [sum(r == "near_duplicate" for *_, r in half) for half in (tune, held_out)]
+    assert counts == [40, 40]  # 8 photos with copies, 4 in each half
+    assert all(any(r == "different" for *_, r in half) for half in (tune, held_out))
+
+
+@pytest.mark.parametrize("pairs, match", [
+    ([("a.jpg",)], "two image paths"),
+    ([("a.jpg", "a__crop.jpg", "near_duplicate")], "at least two"),
+    ([("a.jpg", "b.jpg", "same_subject")], "at least two"),
+])
+def test_split_pairs_by_source_refuses_what_cannot_be_split(pairs, match):
+    from simlab.metrics import split_pairs_by_source
+
+    with pytest.raises(ValueError, match=match):
+        split_pairs_by_source(pairs)
