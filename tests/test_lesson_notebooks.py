@@ -69,10 +69,10 @@ def _is_exempt(token: str) -> bool:
 
 def prose_numbers(markdown: str) -> list[str]:
     """The numbers a markdown cell quotes, canonical (no thousands separators), in order."""
-    for pattern in NOT_PROSE:
-        markdown = pattern.sub(" ", markdown)
     if re.match(r"\s*#+\s*References", markdown):  # titles, years and pages of papers
         return []
+    for pattern in NOT_PROSE:
+        markdown = pattern.sub(" ", markdown)
     return [_canonical(m.group(1), m.group(2)) for m in NUMBER.finditer(markdown)]
 
 
@@ -139,6 +139,7 @@ def test_the_checker_finds_a_stale_number(tmp_path):
         nbformat.v4.new_code_cell("print(s)", outputs=[
             nbformat.v4.new_output("stream", name="stdout", text="score 0.8312, 18816 values\n")]),
         nbformat.v4.new_markdown_cell("But 19 % of 0.7 in 2016 said 224; stage5 and 7 things."),
+        nbformat.v4.new_markdown_cell("## References\n- A. Author, *Title*, 2019 (arXiv:1702.08734), 33(1)."),
     ])
     path = tmp_path / "x.ipynb"
     nbformat.write(nb, path)
