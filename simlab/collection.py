@@ -55,7 +55,8 @@ from .images import load_image
 from .validation import whole_number
 from .weights import sha256_of
 
-__all__ = ["IMAGE_SUFFIXES", "Collection", "content_hash", "embed_folder", "image_files"]
+__all__ = ["IMAGE_SUFFIXES", "Collection", "UnreadableFilesWarning", "content_hash", "embed_folder",
+           "image_files"]
 
 #: File name endings (compared lower-case) that :func:`image_files` treats as images.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -66,6 +67,15 @@ STALE_TEMP_S = 600  # a temporary file this old belongs to a run that died: remo
 SHOW_FAILED = 5  # how many unreadable files the warning names
 #: The settings of torchvision's ImageClassification preprocessing; they are part of the cache key.
 _PREPROCESS_SETTINGS = ("resize_size", "crop_size", "mean", "std", "interpolation", "antialias")
+
+
+class UnreadableFilesWarning(UserWarning):
+    """:func:`embed_folder` skipped files it could not read (they are in :attr:`Collection.failed`).
+
+    A ``UserWarning``, so it is shown by default; a notebook that has shown it once can silence
+    the repeats, ``warnings.simplefilter("ignore", UnreadableFilesWarning)``, and still read the
+    files in :attr:`Collection.failed` and :meth:`Collection.summary`.
+    """
 
 
 @dataclass
@@ -184,7 +194,8 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
     workers must be able to read the files (a shared file system or object storage).
 
     Unreadable files never stop the run: they are listed in ``failed`` with the reason and one
-    ``UserWarning`` names them at the end. A damaged cache file is skipped with a warning.
+    :class:`UnreadableFilesWarning` (a ``UserWarning``) names them at the end. A damaged cache
+    file is skipped with a warning.
     Raises ``ValueError`` for a missing or empty folder, an empty list, an unknown backbone,
     stage, pool, mask method or engine, ``pool != "avg"`` with a mask method, ``batch_size < 1``
     or ``num_workers < 0``, and with ``client`` for random weights (save them to a file first);
@@ -259,7 +270,7 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
         warnings.warn(
             f"{len(result.failed)} of {len(paths)} files could not be embedded and were skipped "
             f"(see Collection.failed): {shown}{more}",
-            UserWarning,
+            UnreadableFilesWarning,
             stacklevel=2,
         )
     return result

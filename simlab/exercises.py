@@ -412,6 +412,27 @@ CHOICES: dict[str, tuple[str, dict[str, str]]] = {
         "C": "your answer_2 was chosen on our 15 pairs and calls every one of them right; that is the "
              "trouble, not the reason: it was fitted to them",
     }),
+    "04-why-noise": ("C", {
+        "A": "the vectors are normalised either way (build_index stores unit vectors), and cosine on "
+             "unit vectors is what the exact search ranks by too",
+        "B": "HNSW needs no training (only IVF runs k-means), and it found the neighbours of the "
+             "clustered vectors with the same settings",
+        "C": "in high-dimensional noise every vector is about as far from a query as every other: the "
+             "true 10 nearest are barely nearer than thousands of others, so a graph walk (or a few "
+             "IVF cells) has no neighbourhood to follow. Image embeddings cluster; noise does not.",
+        "D": "the noise gallery here is no larger than the clustered one (fewer vectors, if anything), "
+             "and a larger gallery would lower recall, not explain a collapse",
+    }),
+    "04-why-held-out": ("B", {
+        "A": "the halves need not be the same size: split_pairs balances the near-duplicate "
+             "pairs, and even so the halves differ in size",
+        "B": "copies of one photo score alike: with the cat's crop in the tuning pairs and its mirror "
+             "image in the held-out pairs, the threshold would be tested on a photo it was chosen on, "
+             "and the held-out score would promise more than new photos give.",
+        "C": "best_threshold works on any scores and labels; it knows nothing of the photos behind them",
+        "D": "a FAISS index stores vectors, not photos, and holds the same vector twice without trouble; "
+             "the split is about what the threshold has seen",
+    }),
 }
 
 
@@ -761,3 +782,68 @@ def check_nearest_photo(answer, backbone: Backbone, photo, gallery: dict,
     _correct(f"your photo's nearest kit photo is {found}. "
              + ("Both stages agree." if same else "The stages disagree: look at the photos and say "
                 "which kind of likeness each stage found."))
+
+
+# --- lesson 04 ---
+
+__all__ += ["check_neighbours", "check_noise_recall"]
+
+
+def check_noise_recall(answer, prediction, found, truth, clustered_recall: float) -> None:
+    """Check recall@k of HNSW on random noise, and say whether the student's prediction was right.
+
+    ``found`` and ``truth`` are (Nq, k) arrays of gallery rows (the index's answer and the exact
+    one on the noise vectors), ``answer`` the student's recall@k of ``found``, ``prediction``
+    ``"higher"`` or ``"lower"`` than ``clustered_recall`` (the same index settings on clustered
+    vectors). A missing prediction fails; a wrong one is reported, not failed.
+    """
+    prediction = _prediction(prediction, ("higher", "lower"), "prediction_4")
+    found, truth = np.asarray(found), np.asarray(truth)
+    k = truth.shape[1]
+    expected = float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth, strict=True)]))
+    got = float(np.asarray(answer))
+    if not np.isclose(got, expected, atol=1e-6):
+        if np.isclose(got, float((found == truth).mean()), atol=1e-6):
+            raise ExerciseError("you compared position by position: count the overlap of the two sets "
+                                "per query")
+        raise ExerciseError(f"expected a recall@{k} of {expected:.3f}, got {got:.3f} "
+                            "(recall_at_k(found, truth))")
+    truth_word = "higher" if expected > clustered_recall else "lower"
+    verdict = "right" if prediction == truth_word else "not right"
+    _correct(f"recall@{k} {expected:.2f} on noise against {clustered_recall:.2f} on clustered vectors: "
+             f"{truth_word}. Your prediction ({prediction}) was {verdict}.")
+
+
+def check_neighbours(answer, vectors, query: int, k: int = 5) -> None:
+    """Check the ``k`` rows of ``vectors`` most similar (cosine) to row ``query``, itself left out.
+
+    ``answer`` is a sequence of ``k`` row numbers, most similar first; rows with equal scores
+    may come in either order.
+    """
+    X = np.asarray(vectors, dtype=np.float64)
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    cosine = unit @ unit[query]
+    try:
+        got = [int(i) for i in answer]
+    except (TypeError, ValueError):
+        raise ExerciseError(f"give a list of {k} row numbers, not {answer!r}") from None
+    if query in got:
+        raise ExerciseError("the photo itself is among them (its own nearest neighbour, similarity 1): "
+                            "leave it out and take the next one")
+    if len(got) != k:
+        raise ExerciseError(f"give {k} row numbers; you gave {len(got)}")
+    if any(not 0 <= i < len(X) for i in got):
+        raise ExerciseError(f"row numbers run from 0 to {len(X) - 1}")
+    others = np.delete(np.arange(len(X)), query)
+    expected = others[np.argsort(-cosine[others], kind="stable")][:k]
+    if np.allclose(cosine[got], cosine[expected], atol=1e-5):
+        _correct(f"the {k} nearest photos score {', '.join(f'{cosine[i]:.2f}' for i in expected)}.")
+        return
+    raw = X @ X[query]
+    if np.allclose(cosine[got], cosine[others[np.argsort(-raw[others], kind="stable")][:k]], atol=1e-5):
+        raise ExerciseError("that ranks by the raw inner product: divide each vector by its length first, "
+                            "then the inner product is the cosine similarity")
+    if np.allclose(cosine[got], cosine[others[np.argsort(cosine[others], kind="stable")][:k]], atol=1e-5):
+        raise ExerciseError("those are the LEAST similar: a larger inner product means more alike")
+    raise ExerciseError(f"expected rows {expected.tolist()} (similarities "
+                        f"{', '.join(f'{cosine[i]:.2f}' for i in expected)}), got {got}")

@@ -10,6 +10,7 @@ import csv
 import importlib.resources
 import json
 import math
+import random
 import warnings
 from pathlib import Path
 
@@ -169,40 +170,67 @@ def source_photo(path) -> str:
     return Path(path).stem.split("__")[0]
 
 
-def split_pairs(pairs, seed: int | None = None) -> tuple[list, list]:
-    """Split labelled pairs into two halves that share no source photo: ``(first, second)``.
+def split_pairs(pairs, seed: int = 0) -> tuple[list, list]:
+    """Split labelled pairs into a tuning half and a held-out half that share no source photo.
 
-    ``pairs`` is a list of ``(path_a, path_b, relation)`` as :func:`labelled_pairs` returns. Files
-    are grouped by :func:`source_photo`, and sources joined by a pair that is not ``"different"``
-    (the two motorcycle views, ``"same_subject"``) form one group. The groups, sorted by name
-    (or shuffled by ``numpy.random.default_rng(seed)``), are dealt in turn to the first and the
-    second half. A pair goes to the half that holds both its files; a pair whose files fall into
-    different halves is left out of both, so that nothing in one half is a copy of a photo of
-    the other. Each half keeps the pairs' order. Raises ``ValueError`` for fewer than two groups.
+    A threshold chosen on some pairs and scored on others says how it does on *new* photos only
+    if the other pairs show no photo the threshold was chosen on: a crop of the cat in one half
+    and its mirror image in the other would make the held-out score optimistic. So the split is
+    by source photo (:func:`source_photo`), never by pair.
+
+    ``pairs`` is a sequence of tuples whose first two items are image paths (``str`` or
+    ``Path``), e.g. ``(path_a, path_b, relation)`` from :func:`labelled_pairs`; a
+    third item other than ``"different"`` links the two source photos (``"same_subject"``: the
+    two motorcycle views), and linked photos go to the same half, so that neither half holds a
+    subject the other shows. Source photos, with the photos linked to them, are dealt one after
+    the other to the half with fewer non-``"different"`` pairs so far (then fewer photos; ties
+    by a coin seeded by ``seed``), the photos with the most such pairs first: both halves get
+    about as many.
+
+    Returns ``(tune, held_out)``: the pairs whose two photos both went to that half, in their
+    original order. A pair of a photo in one half and a photo in the other is in neither (so
+    about half of the pairs between different photos are left out). Raises ``ValueError`` when
+    a pair has fewer than two items, or the pairs show fewer than two source photos (or linked
+    groups of them) to split.
     """
+    pairs = list(pairs)
+    if any(len(p) < 2 for p in pairs):
+        raise ValueError("each pair must start with two image paths, e.g. (path_a, path_b, relation)")
     parent: dict[str, str] = {}
 
-    def group(name: str) -> str:  # union-find: follow the links to the group's root
+    def group(name: str) -> str:  # union-find: the representative of the linked source photos
         while parent.setdefault(name, name) != name:
             name = parent[name]
         return name
 
-    for a, b, relation in pairs:
-        ga, gb = group(source_photo(a)), group(source_photo(b))
-        if relation != "different" and ga != gb:
-            parent[max(ga, gb)] = min(ga, gb)  # the root is the group's first name
-    roots = sorted({group(source_photo(p)) for a, b, _ in pairs for p in (a, b)})
-    if len(roots) < 2:
-        raise ValueError(f"the pairs come from {len(roots)} group(s) of photos; a split needs two")
-    if seed is not None:
-        np.random.default_rng(seed).shuffle(roots)
-    first = set(roots[::2])
-    halves: tuple[list, list] = ([], [])
-    for pair in pairs:
-        sides = {group(source_photo(p)) in first for p in pair[:2]}
-        if len(sides) == 1:
-            halves[0 if sides.pop() else 1].append(pair)
-    return halves
+    for p in pairs:
+        a, b = group(source_photo(p[0])), group(source_photo(p[1]))
+        if len(p) > 2 and p[2] != "different" and a != b:
+            parent[max(a, b)] = min(a, b)
+    members: dict[str, set[str]] = {}
+    for name in list(parent):
+        members.setdefault(group(name), set()).add(name)
+    if len(members) < 2:
+        raise ValueError(f"the pairs show {len(members)} source photo(s) or linked group(s); "
+                         "a split by source photo needs at least two")
+    linked = {g: 0 for g in members}
+    for p in pairs:
+        if len(p) > 2 and p[2] != "different":
+            linked[group(source_photo(p[0]))] += 1
+    rng = random.Random(seed)
+    order = sorted(members)
+    rng.shuffle(order)
+    order.sort(key=lambda g: -linked[g])  # stable: ties keep the seeded order
+    halves: list[set[str]] = [set(), set()]
+    load = [0, 0]
+    for g in order:
+        key = [(load[i], len(halves[i])) for i in (0, 1)]
+        side = rng.randrange(2) if key[0] == key[1] else key.index(min(key))
+        halves[side] |= members[g]
+        load[side] += linked[g]
+    tune, held_out = ([p for p in pairs if {source_photo(p[0]), source_photo(p[1])} <= half]
+                      for half in halves)
+    return tune, held_out
 
 
 def as_mask(mask, size: tuple[int, int] | None = None, name: str = "mask") -> np.ndarray:

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as nnf
 from matplotlib import patheffects
 from matplotlib.colors import to_rgb
+from matplotlib.text import Text
 
 from .images import IMAGENET_MEAN, IMAGENET_STD, as_mask, load_image
 
@@ -287,9 +288,10 @@ def show_speed_recall(curves: dict, baselines: dict | None = None, title: str = 
 
     ``curves`` maps an index name to a list of ``(setting, queries_per_second, recall)``, one
     per setting, e.g. ``{"IVF": [("nprobe=1", 65000.0, 0.64), ...]}``; each becomes a line with
-    its points labelled by their setting. ``baselines`` maps a name to the queries per second of
-    an exact method (recall 1 by definition), drawn as a horizontal line. Speed is on a log
-    scale; recall runs to 1 (found all ``k`` true neighbours).
+    its points labelled by their setting. Each label goes beside its point where it overlaps no
+    other label, point or line (see :func:`_place_labels`). ``baselines`` maps a name to the
+    queries per second of an exact method (recall 1 by definition), drawn as a horizontal line.
+    Speed is on a log scale; recall runs to 1 (found all ``k`` true neighbours).
 
     Raises ``ValueError`` for an empty ``curves``, a curve without points, a recall outside
     [0, 1] or a speed that is not positive. Returns the Figure.
@@ -297,7 +299,8 @@ def show_speed_recall(curves: dict, baselines: dict | None = None, title: str = 
     if not curves:
         raise ValueError("curves is empty: give at least one {name: [(setting, qps, recall), ...]}")
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    for n, (name, points) in enumerate(curves.items()):
+    labels = []  # (setting, recall, qps, colour)
+    for name, points in curves.items():
         if not points:
             raise ValueError(f"curve {name!r} has no points")
         settings, qps, recall = zip(*points, strict=True)
@@ -305,23 +308,79 @@ def show_speed_recall(curves: dict, baselines: dict | None = None, title: str = 
         if not (np.all(qps > 0) and np.all((recall >= 0) & (recall <= 1))):
             raise ValueError(f"curve {name!r}: queries per second must be > 0 and recall in [0, 1]")
         (line,) = ax.plot(recall, qps, "o-", label=name)
-        # labels above the first curve's points, below the second's, so that they do not collide
-        dy, va = (6, "bottom") if n % 2 == 0 else (-8, "top")
-        for setting, x, y in zip(settings, recall, qps, strict=True):
-            ax.annotate(setting, (x, y), textcoords="offset points", xytext=(0, dy), ha="center", va=va,
-                        fontsize=7, color=line.get_color())
+        labels += [(setting, x, y, line.get_color())
+                   for setting, x, y in zip(settings, recall, qps, strict=True)]
     for i, (name, qps) in enumerate((baselines or {}).items()):
         style = ["--", ":", "-."][i % 3]
         ax.axhline(qps, color="black", linestyle=style, linewidth=1, label=f"{name} (exact)")
     ax.set_yscale("log")
-    ax.margins(x=0.08, y=0.15)  # room for the labels of the outermost points
+    ax.margins(x=0.08, y=0.2)  # room for the labels of the outermost points
+    low, high = ax.get_xlim()
+    ax.set_xlim(low, high + 0.1 * (high - low))  # and beside the points at recall 1, where they crowd
     ax.set_xlabel(f"recall@{k} (fraction of the true {k} nearest neighbours found)")
     ax.set_ylabel("queries per second")
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9, frameon=False)
     ax.set_title(title or "speed against recall")
     fig.tight_layout()
+    _place_labels(ax, labels)
     return fig
+
+
+#: Where :func:`_place_labels` tries a label, in points from its point, in this order:
+#: (dx, dy, horizontal alignment, vertical alignment). Far spots get a thin leader line.
+_LABEL_SPOTS = [(7, 0, "left", "center"), (-7, 0, "right", "center"), (0, 7, "center", "bottom"),
+                (0, -7, "center", "top"), (6, 6, "left", "bottom"), (-6, -6, "right", "top"),
+                (-6, 6, "right", "bottom"), (6, -6, "left", "top")]
+_LABEL_SPOTS += [(dx, dy, "right" if dx < 0 else "left", "center")
+                 for dy in (0, -12, 12, -24, 24) for dx in (-24, -40, 24)]
+
+
+def _place_labels(ax, labels, fontsize: float = 7) -> None:
+    """Annotate ``labels`` ``(text, x, y, colour)`` (data coordinates) on ``ax`` without overlaps.
+
+    Each label takes the first spot of :data:`_LABEL_SPOTS` where its box, inside the axes,
+    touches no label placed before it, no marker and no line drawn on ``ax`` (lines are sampled
+    every few pixels); where no spot is free, the one with the fewest collisions. Call it after
+    the axes' limits and the figure's layout are final (it works in display coordinates).
+    """
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    obstacles = []  # display-coordinate points that a label must not cover
+    for line in ax.get_lines():
+        # the line's own transform: data coordinates, or for axhline x in axes coordinates
+        xy = line.get_transform().transform(np.column_stack(line.get_data()).astype(float))
+        for a, b in zip(xy[:-1], xy[1:], strict=True):
+            steps = max(2, int(np.hypot(*(b - a)) / 3))
+            obstacles.extend(a + (b - a) * t for t in np.linspace(0, 1, steps))
+        obstacles.extend(xy)
+    obstacles = np.array(obstacles) if obstacles else np.zeros((0, 2))
+    placed = []
+    for text, x, y, colour in labels:
+        best = None
+        for dx, dy, ha, va in _LABEL_SPOTS:
+            far = abs(dx) > 10 or abs(dy) > 10
+            note = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, va=va,
+                               fontsize=fontsize, color=colour,
+                               arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.6, "shrinkA": 1,
+                                           "shrinkB": 4} if far else None)
+            note.update_positions(renderer)
+            box = Text.get_window_extent(note, renderer).expanded(1.08, 1.15)  # the text, not its line
+            inside = (box.x0 >= frame.x0 and box.x1 <= frame.x1 and box.y0 >= frame.y0 and box.y1 <= frame.y1)
+            covered = ((obstacles[:, 0] >= box.x0) & (obstacles[:, 0] <= box.x1)
+                       & (obstacles[:, 1] >= box.y0) & (obstacles[:, 1] <= box.y1)).sum()
+            overlapped = sum(box.overlaps(other) for other in placed)
+            collisions = int(covered) + 100 * overlapped + 1000 * (not inside)
+            if best is None or collisions < best[0]:
+                if best is not None:
+                    best[1].remove()
+                best = (collisions, note, box)
+            else:
+                note.remove()
+            if collisions == 0:
+                break
+        placed.append(best[2])
 
 
 def show_stage_curves(curves: dict, stage_names, ylabel: str = "cosine similarity",

@@ -19,7 +19,7 @@ from PIL import Image
 import simlab
 from simlab import collection
 from simlab.backbones import load_backbone
-from simlab.collection import Collection, content_hash, embed_folder, image_files
+from simlab.collection import Collection, UnreadableFilesWarning, content_hash, embed_folder, image_files
 from simlab.engines import Embedder
 from simlab.features import embed
 from simlab.subject import segment_subject
@@ -300,8 +300,9 @@ def test_unreadable_files_are_reported_not_fatal(folder, backbone, cache, worker
     (folder / "zero.png").write_bytes(b"")
     data = (folder / "coffee.jpg").read_bytes()
     (folder / "more" / "truncated.jpg").write_bytes(data[: len(data) // 2])
-    with pytest.warns(UserWarning, match=r"3 of 11 files could not be embedded") as record:
+    with pytest.warns(UnreadableFilesWarning, match=r"3 of 11 files could not be embedded") as record:
         c = run(folder, backbone, cache, num_workers=workers, batch_size=2)
+    assert issubclass(record[0].category, UserWarning)  # shown by default
     message = str(record[0].message)
     assert "bad.jpg" in message and "zero.png" in message and "truncated.jpg" in message
     reasons = {p.name: r for p, r in c.failed}

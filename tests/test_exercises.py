@@ -546,3 +546,43 @@ def test_check_nearest_photo(random_mobilenet, capsys):
         check_nearest_photo({**right, "stage1": "chelsea"}, random_mobilenet, photos["chelsea"], gallery)
     with pytest.raises(ExerciseError, match="one photo name per stage"):
         check_nearest_photo({"stage1": "coffee"}, random_mobilenet, photos["chelsea"], gallery)
+
+# --- lesson 04 ---
+
+
+def test_check_noise_recall_needs_a_prediction_and_reports_it(capsys):
+    from simlab.exercises import check_noise_recall
+
+    truth = np.array([[0, 1, 2, 3], [4, 5, 6, 7]])
+    found = np.array([[0, 1, 9, 9], [7, 9, 9, 9]])  # 2 of 4, then 1 of 4 (at another position)
+    check_noise_recall(0.375, "lower", found, truth, clustered_recall=0.98)
+    out = capsys.readouterr().out
+    assert out.startswith("Correct:") and "0.38 on noise against 0.98" in out and "was right" in out
+    check_noise_recall(0.375, " Higher ", found, truth, clustered_recall=0.98)
+    assert "(higher) was not right" in capsys.readouterr().out  # a wrong prediction never fails
+    check_noise_recall(0.375, "lower", found, truth, clustered_recall=0.2)
+    assert "higher. Your prediction (lower) was not right" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="write your prediction in prediction_4 first"):
+        check_noise_recall(0.375, None, found, truth, 0.98)
+    with pytest.raises(ExerciseError, match="not one of"):
+        check_noise_recall(0.375, "much worse", found, truth, 0.98)
+    with pytest.raises(ExerciseError, match="position by position"):
+        check_noise_recall(0.25, "lower", found, truth, 0.98)
+    with pytest.raises(ExerciseError, match="expected a recall@4 of 0.375"):
+        check_noise_recall(0.5, "lower", found, truth, 0.98)
+
+
+def test_check_neighbours(capsys):
+    from simlab.exercises import check_neighbours
+
+    # row 0 the query; cosine order of the others: 2 (0.99), 1 (0.8, but long), 3 (tie with 4), 4, 5
+    v = np.array([[1.0, 0.0], [8.0, 6.0], [1.0, 0.1], [0.0, 1.0], [0.0, 2.0], [-1.0, 0.0]])
+    check_neighbours([2, 1, 3], v, query=0, k=3)
+    check_neighbours([2, 1, 4], v, query=0, k=3)  # 3 and 4 have the same direction: a tie
+    assert capsys.readouterr().out.count("Correct:") == 2
+    for answer, hint in [([0, 2, 1], "the photo itself"), ([2, 1], "give 3 row numbers"),
+                         ([1, 2, 4], "raw inner product"), ([5, 3, 4], "LEAST similar"),
+                         ([2, 1, 9], "from 0 to 5"), ("abc", "list of 3 row numbers"),
+                         ([2, 5, 1], r"expected rows \[2, 1, 3\]")]:
+        with pytest.raises(ExerciseError, match=hint):
+            check_neighbours(answer, v, query=0, k=3)

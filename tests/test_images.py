@@ -374,36 +374,67 @@ def test_source_photo_names_the_photo_a_copy_comes_from():
     assert source_photo("photos/motorcycle_left.jpg") == "motorcycle_left"
 
 
-def test_split_pairs_keeps_every_source_photo_in_one_half():
+def _kit_like_pairs():
+    """Pairs named like the kit's: 4 photos with 2 copies each, 2 plain photos, a stereo pair."""
+    from itertools import combinations
+
+    copied = ["cat", "cup", "dog", "sky"]
+    pairs = []
+    for name in copied:
+        files = [f"photos/{name}.jpg", f"variants/{name}__crop.jpg", f"variants/{name}__flip.jpg"]
+        pairs += [(a, b, "near_duplicate") for a, b in combinations(files, 2)]
+    pairs.append(("photos/left.jpg", "photos/right.jpg", "same_subject"))
+    everyone = [f"photos/{n}.jpg" for n in [*copied, "brick", "grass", "left", "right"]]
+    pairs += [(a, b, "different") for a, b in combinations(everyone, 2) if {a, b} != {"photos/left.jpg",
+                                                                                     "photos/right.jpg"}]
+    return pairs
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 7])
+def test_split_pairs_shares_no_photo_and_balances_the_near_duplicates(seed):
     from simlab.images import source_photo, split_pairs
 
-    pairs = labelled_pairs()
-    first, second = split_pairs(pairs)
-    sources = [{source_photo(p) for a, b, _ in half for p in (a, b)} for half in (first, second)]
-    assert not sources[0] & sources[1]  # no photo, and no copy of one, on both sides
-    assert {"motorcycle_left", "motorcycle_right"} <= sources[0] | sources[1]
-    assert any({"motorcycle_left", "motorcycle_right"} <= s for s in sources)  # one scene, one half
-    # every pair within a half is kept, in its order; only pairs across the halves are left out
-    kept = set(first) | set(second)
-    for pair in pairs:
-        a, b = (source_photo(p) for p in pair[:2])
-        across = (a in sources[0]) != (b in sources[0])
-        assert (pair in kept) != across, pair
-    assert first == [p for p in pairs if p in set(first)]
-    for half in (first, second):
-        assert {r for *_, r in half} >= {"near_duplicate", "different"}
-    # a seed shuffles the groups: another split, with the same property
-    shuffled = split_pairs(pairs, seed=1)
-    assert shuffled != (first, second)
-    other = [{source_photo(p) for a, b, _ in half for p in (a, b)} for half in shuffled]
-    assert not other[0] & other[1]
+    pairs = _kit_like_pairs()
+    tune, held_out = split_pairs(pairs, seed=seed)
+    sources = [{source_photo(p) for a, b, _ in half for p in (a, b)} for half in (tune, held_out)]
+    assert sources[0] and sources[1] and not sources[0] & sources[1]
+    # a pair is in a half only when both its photos are; pairs across the halves are in neither
+    for a, b, relation in pairs:
+        where = [i for i, s in enumerate(sources) if {source_photo(a), source_photo(b)} <= s]
+        assert [(a, b, relation) in half for half in (tune, held_out)] == [i in where for i in (0, 1)]
+    # tuples come back as they were, in their original order
+    assert tune == [p for p in pairs if p in tune] and held_out == [p for p in pairs if p in held_out]
+    # the copied photos are dealt two and two: both halves get 6 near-duplicate pairs
+    assert [sum(r == "near_duplicate" for *_, r in half) for half in (tune, held_out)] == [6, 6]
+    # the stereo pair's two photos are linked: always in one half, with their pair
+    assert ("photos/left.jpg", "photos/right.jpg", "same_subject") in tune + held_out
+    assert split_pairs(pairs, seed=seed) == (tune, held_out)  # repeatable
 
 
-def test_split_pairs_needs_two_groups(tmp_path):
+def test_split_pairs_seeds_give_different_splits():
     from simlab.images import split_pairs
 
-    one_group = [(tmp_path / "cat.jpg", tmp_path / "cat__crop.jpg", "near_duplicate")]
-    with pytest.raises(ValueError, match="1 group"):
-        split_pairs(one_group)
-    two = one_group + [(tmp_path / "cat.jpg", tmp_path / "dog.jpg", "different")]
-    assert split_pairs(two) == (one_group, [])  # cat first; the cat-dog pair joins both halves
+    pairs = _kit_like_pairs()
+    assert len({tuple(split_pairs(pairs, seed=s)[0]) for s in range(10)}) > 1
+
+
+def test_split_pairs_on_the_kit_pairs():
+    from simlab.images import split_pairs
+
+    pairs = labelled_pairs()
+    tune, held_out = split_pairs(pairs)
+    counts = [sum(r == "near_duplicate" for *_, r in half) for half in (tune, held_out)]
+    assert counts == [40, 40]  # 8 photos with copies, 4 in each half
+    assert all(any(r == "different" for *_, r in half) for half in (tune, held_out))
+
+
+@pytest.mark.parametrize("pairs, match", [
+    ([("a.jpg",)], "two image paths"),
+    ([("a.jpg", "a__crop.jpg", "near_duplicate")], "at least two"),
+    ([("a.jpg", "b.jpg", "same_subject")], "at least two"),
+])
+def test_split_pairs_refuses_what_cannot_be_split(pairs, match):
+    from simlab.images import split_pairs
+
+    with pytest.raises(ValueError, match=match):
+        split_pairs(pairs)

@@ -145,6 +145,7 @@ def test_the_checker_finds_a_stale_number(tmp_path):
             nbformat.v4.new_output("stream", name="stdout", text="score 0.8312, 18816 values\n")]),
         nbformat.v4.new_markdown_cell("But 19 % of 0.7 in 2016 said 224; stage5 and 7 things."),
         nbformat.v4.new_markdown_cell("## References\n- He et al. CVPR 2016, pp. 770-778. arXiv:1512.03385"),
+        nbformat.v4.new_markdown_cell("## References\n- A. Author, *Title*, 2019 (arXiv:1702.08734), 33(1)."),
     ])
     path = tmp_path / "x.ipynb"
     nbformat.write(nb, path)

@@ -397,3 +397,41 @@ def test_exact_top1_is_the_best_pairwise_cosine(data):
     np.testing.assert_allclose(scores[:, 0], best, atol=1e-5)
     # The row found scores the best too (ties may pick another row of the same score).
     np.testing.assert_allclose(cosines[np.arange(len(queries)), indices[:, 0]], best, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# pair_precision_recall
+
+
+def test_pair_precision_recall_counts_pairs_within_groups():
+    from simlab.search import pair_precision_recall
+
+    labels = ["a", "a", "a", "b", "b", "c"]  # true pairs: (0,1) (0,2) (1,2) (3,4)
+    assert pair_precision_recall([[0, 1, 2], [3, 4]], labels) == (1.0, 1.0)
+    # one group too many: 0..4 together finds 10 pairs, 4 of them true
+    assert pair_precision_recall([[0, 1, 2, 3, 4]], labels) == (0.4, 1.0)
+    # links before chaining: two true links of four found
+    assert pair_precision_recall([[0, 1], [1, 2], [2, 3], [4, 5]], labels) == (0.5, 0.5)
+    assert pair_precision_recall([], labels) == (0.0, 0.0)
+    assert pair_precision_recall([[2, 0]], np.array([7, 8, 7])) == (1.0, 1.0)  # any order, any labels
+
+
+def test_pair_precision_recall_agrees_with_near_duplicate_groups():
+    from simlab.search import pair_precision_recall
+
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((5, 32))
+    labels = np.repeat(np.arange(5), 4)
+    X = centres[labels] + 0.01 * rng.standard_normal((20, 32))
+    assert pair_precision_recall(near_duplicate_groups(X, 0.99), labels) == (1.0, 1.0)
+
+
+@pytest.mark.parametrize("groups, labels, match", [
+    ([[0, 1]], ["a", "b"], "no two rows share a label"),
+    ([[0, 5]], ["a", "a"], "outside 0..1"),
+])
+def test_pair_precision_recall_refuses(groups, labels, match):
+    from simlab.search import pair_precision_recall
+
+    with pytest.raises(ValueError, match=match):
+        pair_precision_recall(groups, labels)

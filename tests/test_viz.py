@@ -268,6 +268,31 @@ def test_speed_recall_draws_one_line_per_index_and_the_exact_baselines():
     assert {"nprobe=1", "nprobe=8", "ef=16", "ef=64"} <= {text.get_text() for text in ax.texts}
 
 
+def test_speed_recall_labels_do_not_overlap_each_other_or_the_points():
+    from matplotlib.text import Text
+
+    from simlab.viz import show_speed_recall
+
+    # lesson 04's crowded corner: several settings near recall 1 at similar speeds
+    curves = {"IVF": [("nprobe=1", 52000, 0.64), ("nprobe=2", 33000, 0.88), ("nprobe=4", 20500, 0.99),
+                      ("nprobe=8", 11000, 1.0), ("nprobe=16", 5200, 1.0)],
+              "HNSW": [("ef_search=16", 33500, 0.88), ("ef_search=32", 21500, 0.96),
+                       ("ef_search=64", 13000, 0.98), ("ef_search=128", 8500, 0.99)]}
+    fig = show_speed_recall(curves, {"FAISS": 2900, "top_k": 1200})
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    boxes = [Text.get_window_extent(t, renderer) for t in ax.texts]
+    assert len(boxes) == 9
+    for i, a in enumerate(boxes):
+        assert all(not a.overlaps(b) for b in boxes[i + 1:]), ax.texts[i].get_text()
+        frame = ax.get_window_extent(renderer)
+        assert frame.contains(a.x0, a.y0) and frame.contains(a.x1, a.y1)
+    points = np.vstack([ax.transData.transform(np.column_stack(line.get_data()))
+                        for line in ax.get_lines()[:2]])
+    for box, text in zip(boxes, ax.texts, strict=True):
+        assert not any(box.contains(x, y) for x, y in points), text.get_text()
+
+
 def test_speed_recall_refuses_impossible_points():
     from simlab.viz import show_speed_recall
 
