@@ -25,6 +25,7 @@ ALLOWED = {
     "224",  # the input side the backbones were trained with
     "0.6",  # dlib's published same-person distance threshold
     "255",  # the largest 8-bit pixel value
+    "256",  # the short side ImageNet preprocessing resizes to, before the 224 crop
     "1000",  # ImageNet's classes
     "1.0", "0.0", "1.00", "0.00",  # the ends of a similarity scale
     "100", "10", "12", "16", "20", "32", "64", "128",  # round sizes and powers of two used as settings
@@ -32,7 +33,9 @@ ALLOWED = {
 
 #: Per lesson, the few more constants it explains (keep these short; a measurement never goes here).
 ALLOWED_IN: dict[str, set[str]] = {
-    "01_feature_extraction": set(),
+    "01_feature_extraction": {
+        "112", "28",  # the theory's pyramid: stage sides for a 224 input (measured in section 2)
+    },
     "02_similarity_metrics": {"60", "40"},  # the estimated minutes for the lesson and the exercises
     "03_subject_similarity": {
         "45",  # the estimated time in minutes
@@ -44,8 +47,9 @@ ALLOWED_IN: dict[str, set[str]] = {
 }
 
 # A number: digits with optional thousands separators and decimals. Numbers glued to a letter or an
-# underscore before them (stage5, layer1, q15, x2) are names, not quantities.
-NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?")
+# underscore before them (stage5, layer1, q15, x2), or to a word by a hyphen (ResNet-50, SHA-256),
+# are names, not quantities.
+NUMBER = re.compile(r"(?<![\w.])(?<!\w-)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?")
 # Stripped before looking for numbers: code, maths, links' targets, HTML tags, section numbers.
 NOT_PROSE = [
     re.compile(r"```.*?```", re.S),
@@ -106,13 +110,26 @@ def output_numbers(nb) -> set[str]:
 
 
 def unbacked_numbers(path: Path) -> list[tuple[int, str]]:
-    """(cell index, number) for each number quoted in markdown that no output of ``path`` shows."""
+    """(cell index, number) for each number quoted in markdown that no output above it shows.
+
+    "Above" is every code cell before the markdown cell and the code cells right after it (a
+    sentence may introduce the output it quotes): a sentence cannot lean on a result the student
+    has not seen yet, and a number that changed in its own output is caught even when it also
+    appears later on.
+    """
     nb = nbformat.read(path, as_version=4)
-    shown = output_numbers(nb)
     allowed = ALLOWED_IN.get(path.stem, set())
-    return [(i, n) for i, cell in enumerate(nb.cells) if cell.cell_type == "markdown"
-            for n in prose_numbers(cell.source)
-            if n not in shown and n not in allowed and not _is_exempt(n)]
+    missing = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        end = i + 1
+        while end < len(nb.cells) and nb.cells[end].cell_type == "code":
+            end += 1
+        shown = output_numbers(nbformat.v4.new_notebook(cells=nb.cells[:end]))
+        missing += [(i, n) for n in prose_numbers(cell.source)
+                    if n not in shown and n not in allowed and not _is_exempt(n)]
+    return missing
 
 
 def test_there_are_four_lessons():
@@ -146,10 +163,21 @@ def test_the_checker_finds_a_stale_number(tmp_path):
         nbformat.v4.new_markdown_cell("But 19 % of 0.7 in 2016 said 224; stage5 and 7 things."),
         nbformat.v4.new_markdown_cell("## References\n- He et al. CVPR 2016, pp. 770-778. arXiv:1512.03385"),
         nbformat.v4.new_markdown_cell("## References\n- A. Author, *Title*, 2019 (arXiv:1702.08734), 33(1)."),
+        nbformat.v4.new_markdown_cell("ResNet-50 and SHA-256 are names; the dog scores 0.64."),
+        nbformat.v4.new_code_cell("print(dog)", outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="dog 0.64, bird 0.31\n")]),
+        nbformat.v4.new_markdown_cell("Above, the bird scored 0.31."),
+        nbformat.v4.new_markdown_cell("## Discussion\nThe cat: 0.83; the bird 0.31; the fish 0.27."),
+        nbformat.v4.new_code_cell("print(fish)", outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="fish 0.27\n")]),
     ])
     path = tmp_path / "x.ipynb"
     nbformat.write(nb, path)
+    # 19 and 0.7 are no output's; 0.31 is the output of a LATER cell when the cat is discussed
     assert unbacked_numbers(path) == [(2, "19"), (2, "0.7")]
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("Compare the bird, 0.31, with the cat."))
+    nbformat.write(nb, path)
+    assert unbacked_numbers(path) == [(0, "0.31"), (3, "19"), (3, "0.7")]
     assert prose_numbers("## References\n- A. Author (2018). Title. 10(8), 707-710. arXiv 1801.04381") == []
 
 
