@@ -53,10 +53,11 @@ notebooks: setup
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.store_widget_state=False notebooks/0*.ipynb
 
-# The student edition in student/: solutions replaced by
-# stubs that raise NotImplementedError, hidden tests and outputs removed, by nbgrader's preprocessors.
+# The student edition to hand out, in handout/ (rewritten each time; student/ is where `make lab`
+# keeps a student's own work): solutions replaced by stubs that raise NotImplementedError, hidden
+# tests and outputs removed, by nbgrader's preprocessors.
 student: setup
-	$(BIN)/simlab student student
+	$(BIN)/simlab student handout
 
 bench: setup
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

@@ -155,6 +155,31 @@ def test_committed_lesson_is_small_and_clean(path):
             assert out.get("output_type") != "error", f"{path.name} cell {i} ends in an error"
 
 
+TEMPLATE = ["Aim of this lesson", "Theory", "Practice", "Discussion", "Key takeaways", "References",
+            "Exercises"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_lesson_follows_the_template(path):
+    """The talktorial apparatus, in order; a setup cell apart; short code cells; the exercises
+    include a prediction before running and one on the student's own photo."""
+    nb = nbformat.read(path, as_version=4)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    headings = [h.strip() for h in re.findall(r"^#{2}\s+(.+)$", markdown, re.M)]
+    assert [h for h in headings if h in TEMPLATE] == TEMPLATE, f"{path.name}: sections {headings}"
+    assert re.search(r"\*\*Contents\*\*|Contents:", markdown), f"{path.name} has no contents list"
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    setup = [s for s in code if 'InlineBackend.figure_formats = ["jpeg"]' in s]
+    assert len(setup) == 1, f"{path.name}: one setup cell that stores figures as JPEG"
+    for source in code:
+        lines = [line for line in source.splitlines() if line.strip()]
+        limit = 20 if source in setup else 15
+        assert len(lines) <= limit, f"{path.name}: a code cell of {len(lines)} lines:\n{source[:200]}"
+    exercises = markdown[markdown.index("## Exercises"):]
+    assert re.search(r"predict", exercises, re.I), f"{path.name}: no predict-first exercise"
+    assert re.search(r"your own photo", exercises, re.I), f"{path.name}: no exercise on your own photo"
+
+
 def test_the_checker_finds_a_stale_number(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("## 3. Results\nThe cat scores 0.83 and 18,816 values; see `x = 0.5`."),
