@@ -38,7 +38,7 @@ import numpy as np
 import sklearn
 import torch
 from rapidfuzz.distance import Hamming, Levenshtein
-from sklearn.metrics import precision_recall_curve
+from sklearn.metrics import precision_recall_curve, precision_recall_fscore_support
 from sklearn.metrics.pairwise import euclidean_distances, manhattan_distances
 
 from .validation import as_matrix, as_numbers, check_finite, unit_rows, whole_number
@@ -148,6 +148,17 @@ class Threshold(NamedTuple):
     curve: tuple  #: (precision, recall, thresholds) of ``sklearn.metrics.precision_recall_curve``
 
 
+def _labelled_scores(scores, same) -> tuple[np.ndarray, np.ndarray]:
+    """``scores`` as a finite 1-D float array and ``same`` as a bool array of the same length."""
+    scores = _vector(scores, "scores")
+    same = np.asarray(same)
+    if same.shape != scores.shape:
+        raise ValueError(f"scores and same must have the same length, got {scores.shape} and {same.shape}")
+    if same.dtype != bool:
+        raise ValueError(f"same must be a bool array (True = same pair), got dtype {same.dtype}")
+    return scores, same
+
+
 def best_threshold(scores, same) -> Threshold:
     """The similarity threshold with the best F1 on labelled pairs.
 
@@ -160,12 +171,7 @@ def best_threshold(scores, same) -> Threshold:
     Raises ``ValueError`` when the lengths differ, a score is NaN or infinite, or ``same`` holds
     only one class (no threshold can be chosen from that).
     """
-    scores = _vector(scores, "scores")
-    same = np.asarray(same)
-    if same.shape != scores.shape:
-        raise ValueError(f"scores and same must have the same length, got {scores.shape} and {same.shape}")
-    if same.dtype != bool:
-        raise ValueError(f"same must be a bool array (True = same pair), got dtype {same.dtype}")
+    scores, same = _labelled_scores(scores, same)
     if same.all() or not same.any():
         raise ValueError("same must contain both same (True) and different (False) pairs")
     precision, recall, thresholds = precision_recall_curve(same, scores)
@@ -188,22 +194,14 @@ def precision_recall_f1(scores, same, threshold: float) -> tuple[float, float, f
     Raises ``ValueError`` when the lengths differ, a score or the threshold is NaN or infinite,
     ``same`` is not bool, or ``same`` holds no True (recall would be undefined).
     """
-    scores = _vector(scores, "scores")
-    same = np.asarray(same)
-    if same.shape != scores.shape:
-        raise ValueError(f"scores and same must have the same length, got {scores.shape} and {same.shape}")
-    if same.dtype != bool:
-        raise ValueError(f"same must be a bool array (True = same pair), got dtype {same.dtype}")
+    scores, same = _labelled_scores(scores, same)
     if not same.any():
         raise ValueError("same holds no True: with no same pair, recall is undefined")
     threshold = float(threshold)
     if not np.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number, got {threshold}")
-    called = scores >= threshold
-    hits = int((called & same).sum())
-    precision = hits / called.sum() if called.any() else 0.0
-    recall = hits / int(same.sum())
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    precision, recall, f1, _ = precision_recall_fscore_support(same, scores >= threshold, average="binary",
+                                                               zero_division=0)
     return float(precision), float(recall), float(f1)
 
 
