@@ -3,6 +3,10 @@
 Each ``check_*`` function prints ``Correct: ...`` for a right answer (and returns nothing), and raises
 :class:`ExerciseError` (an ``AssertionError``) whose message says in plain words what is wrong
 (wrong shape, swapped axes, forgot the stride, forgot to scale, ...) for a wrong one.
+
+Predict-first checks need the student's prediction (a missing one fails) and say whether it was
+right (a wrong one never fails). Multiple-choice "why" questions all go through
+:func:`check_choice`, with the answers and the reason for every option in :data:`CHOICES`.
 """
 
 from __future__ import annotations
@@ -14,25 +18,29 @@ from .backbones import Backbone
 from .features import extract_features
 
 __all__ = [
+    "CHOICES",
     "ExerciseError",
     "check_box_mask",
     "check_choice",
+    "check_copy_scores",
     "check_cosine_from_distance",
-    "check_cosine_function",
-    "check_hardest_edit",
-    "check_index_memory",
     "check_face_distance",
+    "check_hardest_edit",
+    "check_hash_f1",
+    "check_index_memory",
     "check_margins",
     "check_nearest_by_stage",
     "check_nearest_photo",
-    "check_pair_count",
+    "check_neighbours",
+    "check_noise_recall",
     "check_output_shape",
+    "check_pair_count",
     "check_ranking",
     "check_recall",
     "check_strongest_channel",
     "check_threshold",
     "check_to_chw",
-    "check_vector_length",
+    "check_unit_euclidean_f1",
     "edit_found_counts",
 ]
 
@@ -45,6 +53,27 @@ def _correct(message: str) -> None:
     # Return nothing: nbgrader reads a check cell's output as partial credit, so a check that
     # passes must show only its printed message.
     print(f"Correct: {message}")
+
+
+def _prediction(prediction, choices, name: str) -> str:
+    """A student's prediction as one of ``choices`` (case, spaces and "the" ignored).
+
+    A missing prediction (None or empty) fails, a wrong one never does: the check reports it.
+    """
+    def plain(text) -> str:
+        return " ".join(str(text).lower().replace("the ", "").split())
+
+    if prediction is None or not str(prediction).strip():
+        raise ExerciseError(f"write your prediction in {name} first, before you compute: one of "
+                            f"{', '.join(map(repr, choices))}")
+    for choice in choices:
+        if plain(prediction) == plain(choice):
+            return choice
+    raise ExerciseError(f"{name} = {prediction!r} is not one of {', '.join(map(repr, choices))}")
+
+
+def _verdict(prediction: str, truth: str) -> str:
+    return f"Your prediction ({prediction}) was {'right' if prediction == truth else 'not right'}."
 
 
 def check_output_shape(answer, backbone: Backbone, stage: str, height: int, width: int) -> None:
@@ -139,49 +168,6 @@ def check_strongest_channel(answer, fmap: torch.Tensor) -> None:
         f"channel {idx} has mean {float(means[idx]):.3f}, but another channel is higher: "
         "average each channel over (H, W), then take the argmax"
     )
-
-
-def check_vector_length(answer, backbone: Backbone, stage: str, size: int = 224) -> None:
-    """Check the length of the vector that global average pooling makes from ``stage``."""
-    s = backbone.stage(stage)
-    fmap = extract_features(backbone, torch.zeros(1, 3, size, size), [stage])[s.name]
-    c, h, w = fmap.shape[1:]
-    if answer == c:
-        _correct(f"pooling keeps one number per channel: {c} values.")
-        return
-    if answer == c * h * w:
-        raise ExerciseError(
-            f"{c}x{h}x{w} = {answer} is the size of the map BEFORE pooling; pooling averages "
-            "each channel over all positions"
-        )
-    if answer == h * w:
-        raise ExerciseError("pooling removes the positions and keeps the channels, not the reverse")
-    raise ExerciseError(f"{answer} is not it: how many channels does {stage} have?")
-
-
-def check_cosine_function(cosine) -> None:
-    """Check a student's NumPy ``cosine(a, b)`` against :func:`simlab.metrics.cosine_similarity`."""
-    from .metrics import cosine_similarity
-
-    a = np.array([3.0, -1.0, 2.0, 0.5])
-    b = np.array([1.0, 4.0, -2.0, 3.0])
-    expected = cosine_similarity(a, b)
-    got = float(cosine(a, b))
-    if np.isclose(got, expected):
-        if not np.isclose(float(cosine(a, 10 * b)), expected):
-            raise ExerciseError("scaling b by 10 changed your result: divide by BOTH norms")
-        _correct(f"cos = a.b / (|a| |b|) = {expected:.4f}, same as the library.")
-        return
-    dot = float(a @ b)
-    if np.isclose(got, dot):
-        raise ExerciseError(f"{got:.4f} is the plain dot product: divide by |a| * |b|")
-    if np.isclose(got, dot / np.linalg.norm(a)) or np.isclose(got, dot / np.linalg.norm(b)):
-        raise ExerciseError("you divided by only one norm: cosine divides by |a| * |b|")
-    if np.isclose(got, 1 - expected):
-        raise ExerciseError("that is the cosine DISTANCE (1 - cos); return the similarity")
-    if np.isclose(got, dot / (np.sum(a**2) * np.sum(b**2))):
-        raise ExerciseError("you divided by the squared norms: use np.linalg.norm (the square root)")
-    raise ExerciseError(f"expected {expected:.4f}, got {got:.4f}: cos = (a @ b) / (norm(a) * norm(b))")
 
 
 def check_ranking(answer, names: list, distances, query: str) -> None:
@@ -485,37 +471,11 @@ def check_face_distance(answer, photo_a, photo_b, prediction=None, threshold: fl
         message += f" Your prediction ({bool(prediction)}) was {verdict}."
     _correct(message)
 
-# --- lesson 02 ---
 
-__all__ += [
-    "check_copy_scores",
-    "check_hash_f1",
-    "check_unit_euclidean_f1",
-]
+# --- lesson 02 ---
 
 #: The answers a "higher, lower or the same?" prediction may take.
 COMPARISONS = ("higher", "lower", "the same")
-
-
-def _prediction(prediction, choices, name: str) -> str:
-    """A student's prediction as one of ``choices`` (case, spaces and "the" ignored).
-
-    A missing prediction (None or empty) fails, a wrong one never does: the check reports it.
-    """
-    def plain(text) -> str:
-        return " ".join(str(text).lower().replace("the ", "").split())
-
-    if prediction is None or not str(prediction).strip():
-        raise ExerciseError(f"write your prediction in {name} first, before you compute: one of "
-                            f"{', '.join(map(repr, choices))}")
-    for choice in choices:
-        if plain(prediction) == plain(choice):
-            return choice
-    raise ExerciseError(f"{name} = {prediction!r} is not one of {', '.join(map(repr, choices))}")
-
-
-def _verdict(prediction: str, truth: str) -> str:
-    return f"Your prediction ({prediction}) was {'right' if prediction == truth else 'not right'}."
 
 
 def _best_f1(scores, same) -> float:
@@ -785,8 +745,6 @@ def check_nearest_photo(answer, backbone: Backbone, photo, gallery: dict,
 
 
 # --- lesson 04 ---
-
-__all__ += ["check_neighbours", "check_noise_recall"]
 
 
 def check_noise_recall(answer, prediction, found, truth, clustered_recall: float) -> None:
