@@ -16,6 +16,7 @@ import torch
 
 from .backbones import Backbone
 from .features import extract_features
+from .images import source_photo
 
 __all__ = [
     "CHOICES",
@@ -661,7 +662,7 @@ def edit_found_counts(vectors, names: list) -> dict:
     """
     names = list(names)
     counts: dict[str, list[int]] = {}
-    originals = sorted({n.split("__")[0] for n in names if "__" in n} & set(names))
+    originals = sorted({source_photo(n) for n in names if "__" in n} & set(names))
     if not originals:
         raise ExerciseError("no copies among the names: they are called '<original>__<edit>'")
     for original in originals:
@@ -755,10 +756,12 @@ def check_noise_recall(answer, prediction, found, truth, clustered_recall: float
     ``"higher"`` or ``"lower"`` than ``clustered_recall`` (the same index settings on clustered
     vectors). A missing prediction fails; a wrong one is reported, not failed.
     """
+    from .search import recall_at_k
+
     prediction = _prediction(prediction, ("higher", "lower"), "prediction_4")
     found, truth = np.asarray(found), np.asarray(truth)
     k = truth.shape[1]
-    expected = float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth, strict=True)]))
+    expected = recall_at_k(found, truth)
     got = float(np.asarray(answer))
     if not np.isclose(got, expected, atol=1e-6):
         if np.isclose(got, float((found == truth).mean()), atol=1e-6):
@@ -767,9 +770,8 @@ def check_noise_recall(answer, prediction, found, truth, clustered_recall: float
         raise ExerciseError(f"expected a recall@{k} of {expected:.3f}, got {got:.3f} "
                             "(recall_at_k(found, truth))")
     truth_word = "higher" if expected > clustered_recall else "lower"
-    verdict = "right" if prediction == truth_word else "not right"
     _correct(f"recall@{k} {expected:.2f} on noise against {clustered_recall:.2f} on clustered vectors: "
-             f"{truth_word}. Your prediction ({prediction}) was {verdict}.")
+             f"{truth_word}. {_verdict(prediction, truth_word)}")
 
 
 def check_neighbours(answer, vectors, query: int, k: int = 5) -> None:

@@ -120,14 +120,16 @@ def build_variants() -> list[str]:
 def build_pairs(variants: list[str]) -> None:
     """Near-duplicates: each photo with each of its variants and variants of one photo with each
     other. Same subject: the stereo motorcycle. Different: a fixed random sample of the rest."""
-    subject = {f"photos/{n}.jpg": n for n in SOURCES} | {v: v.split("/")[1].split("__")[0] for v in variants}
+    from simlab.images import source_photo
+
+    subject = {p: source_photo(p) for p in [f"photos/{n}.jpg" for n in SOURCES] + variants}
     subject["photos/motorcycle_right.jpg"] = "motorcycle_left"  # two views of one motorcycle
-    source = {p: p.split("/")[1].split("__")[0].removesuffix(".jpg") for p in subject}
     items = sorted(subject)
     same = [(a, b) for a, b in itertools.combinations(items, 2) if subject[a] == subject[b]]
     different = [(a, b) for a, b in itertools.combinations(items, 2) if subject[a] != subject[b]]
     negatives = random.Random(0).sample(different, 2 * len(same))
-    rows = [(a, b, "near_duplicate" if source[a] == source[b] else "same_subject") for a, b in same]
+    rows = [(a, b, "near_duplicate" if source_photo(a) == source_photo(b) else "same_subject")
+            for a, b in same]
     rows += [(a, b, "different") for a, b in negatives]
     with open(ASSETS / "pairs.csv", "w", newline="") as f:
         writer = csv.writer(f)
