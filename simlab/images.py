@@ -7,6 +7,7 @@ message that names it, instead of deep inside torch.
 from __future__ import annotations
 
 import csv
+import functools
 import importlib.resources
 import json
 import math
@@ -22,12 +23,23 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 #: simlab is installed as files (never zipped), so this is a real folder.
 ASSETS = Path(str(importlib.resources.files(__package__).joinpath("assets")))
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png"}
+#: The sets of real photos of people in :data:`ASSETS` ``/ "people"`` (see :func:`people_photos`).
+PEOPLE_SETS = ("whitehouse", "astronauts", "lisa", "london")
+
+try:  # iPhone photos: HEIC/HEIF files open in Pillow like any other image once registered
+    from pillow_heif import register_heif_opener
+except ImportError:  # pragma: no cover - pillow-heif is a dependency of the kit
+    HEIF = False
+else:
+    register_heif_opener()
+    HEIF = True
 
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_MEAN_RGB",
     "IMAGENET_STD",
     "ImageError",
+    "PEOPLE_SETS",
     "RELATIONS",
     "as_mask",
     "hand_drawn_masks",
@@ -35,6 +47,7 @@ __all__ = [
     "load_image",
     "paste_subject",
     "people_photos",
+    "person_in",
     "replace_background",
     "samples",
     "source_photo",
@@ -58,7 +71,8 @@ def load_image(source, *, reduce_to: int | None = None) -> Image.Image:
     """Load ``source`` as an upright RGB ``PIL.Image.Image``.
 
     ``source`` is a path (``str`` or ``pathlib.Path``), a ``PIL.Image.Image``, or a NumPy array of
-    shape (H, W), (H, W, 3) or (H, W, 4) with dtype uint8 (0..255) or float (0..1).
+    shape (H, W), (H, W, 3) or (H, W, 4) with dtype uint8 (0..255) or float (0..1). A path may
+    be any format Pillow reads, and iPhone photos (HEIC/HEIF, through ``pillow-heif``).
     EXIF orientation is applied, so photos taken sideways come out upright. Transparent pixels
     (RGBA, LA, palette with transparency) are composited onto white. 16-bit images are scaled
     down to 8 bits rather than clipped.
@@ -103,19 +117,72 @@ def samples() -> dict[str, Path]:
 RELATIONS = ("near_duplicate", "same_subject", "different")  #: labels of pairs.csv
 
 
-def people_photos() -> dict[str, Path]:
+def people_photos(*sets: str) -> dict[str, Path]:
     """Real photos of people for "the same person?" (lesson 03), as ``{name: path}``.
 
-    Four official White House photos from :data:`ASSETS` ``/ "people"``: ``"obama"``, ``"obama2"``
-    and ``"obama3"`` show Barack Obama in three rooms and poses, ``"biden"`` shows Joe Biden in a
-    similar dark suit and pose. Public domain (works of the US government, by Pete Souza); their
-    use implies no endorsement. See ``simlab/assets/ATTRIBUTION.md``.
+    ``sets`` picks among :data:`PEOPLE_SETS` (all of them when none is given), in
+    :data:`ASSETS` ``/ "people"``; a name is the file name without its suffix, unique across sets:
+
+    - ``"whitehouse"``: four official White House photos, public domain (by Pete Souza; their use
+      implies no endorsement): ``obama``, ``obama2``, ``obama3`` show Barack Obama in three rooms,
+      ``biden`` Joe Biden. ``obama3`` and ``biden`` are crops of ONE photo (the Blue Room, 2010):
+      two men, one room.
+    - ``"astronauts"``: 8 NASA astronauts, two photos each on different occasions (studio portrait,
+      on orbit, launch, landing), e.g. ``susan_helms__1``; public domain (credit NASA).
+    - ``"lisa"``: 8 photos of one person (Lisa DeBruine) in two settings, CC0.
+    - ``"london"``: the Face Research Lab London Set, 102 consenting adults photographed neutral and
+      smiling in one studio session, e.g. ``001_neutral``; CC BY 4.0 (credit DeBruine & Jones, 2017).
+
+    :func:`person_in` names the person in each. Sources, licences and consent:
+    ``simlab/assets/ATTRIBUTION.md`` and the README in each set's folder. Raises ``ValueError``
+    for an unknown set and :class:`ImageError` naming the folder when it is missing (a broken install).
+
+    Examples
+    --------
+    >>> from simlab.images import people_photos
+    >>> sorted(people_photos("whitehouse"))
+    ['biden', 'obama', 'obama2', 'obama3']
+    >>> len(people_photos())
+    232
     """
-    folder = ASSETS / "people"
-    if not folder.is_dir():
-        raise ImageError(f"{folder}: the kit's people folder is missing; "
-                         "run simlab/assets/build_assets.py")
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES}
+    unknown = [s for s in sets if s not in PEOPLE_SETS]
+    if unknown:
+        raise ValueError(f"unknown set(s) {unknown}: choose among {', '.join(PEOPLE_SETS)}")
+    found = {}
+    for name in sets or PEOPLE_SETS:
+        folder = ASSETS / "people" / name
+        if not folder.is_dir():
+            raise ImageError(f"{folder}: the kit's photos of people are missing; reinstall simlab "
+                             "(in a checkout: `make assets` rebuilds them)")
+        found |= {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES}
+    return found
+
+
+@functools.cache
+def _people_table() -> dict[str, str]:
+    with open(ASSETS / "people" / "people.csv", newline="") as f:
+        return {Path(r["file"]).stem: r["person"] for r in csv.DictReader(f)}
+
+
+def person_in(photo) -> str:
+    """The person a photo of :func:`people_photos` shows, as its source labels them.
+
+    ``photo`` is a name (``"obama2"``) or a path of one of those photos. Returns e.g.
+    ``"Barack Obama"``, ``"Susan Helms"`` or ``"London 001"`` (the London Set numbers its
+    volunteers). Raises ``ValueError`` for a photo that is not one of the kit's people photos.
+
+    Examples
+    --------
+    >>> from simlab.images import person_in
+    >>> person_in("obama3"), person_in("biden")
+    ('Barack Obama', 'Joe Biden')
+    """
+    name = Path(photo).stem
+    table = _people_table()
+    if name not in table:
+        raise ValueError(f"{photo!s}: not one of the kit's photos of people (see people_photos()); "
+                         "who is in your own photos is for you to label")
+    return table[name]
 
 
 def hand_drawn_masks() -> dict[str, np.ndarray]:
@@ -329,6 +396,8 @@ def paste_subject(subject, mask, background, scale: float = 1.0, centre=(0.5, 0.
 
 
 def _load_path(path: Path, reduce_to: int | None = None) -> Image.Image:
+    if reduce_to is not None and reduce_to < 1:
+        raise ValueError(f"reduce_to={reduce_to!r}: must be a positive number of pixels")
     if not path.exists():
         raise ImageError(f"{path}: no such file")
     if path.is_dir():
@@ -343,7 +412,8 @@ def _load_path(path: Path, reduce_to: int | None = None) -> Image.Image:
                 if reduce_to is not None and im.format == "JPEG":
                     _draft(im, reduce_to)
                 im.load()
-                return _to_rgb(ImageOps.exif_transpose(im), str(path))
+                upright = ImageOps.exif_transpose(im, in_place=True) or im  # ours: no copy needed
+                return _to_rgb(upright, str(path), copy=False)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageError(
             f"{path}: too many pixels for Pillow's decompression-bomb limit "
@@ -351,14 +421,14 @@ def _load_path(path: Path, reduce_to: int | None = None) -> Image.Image:
         ) from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image file Pillow can read") from None
-    except OSError as e:
+    except ImageError:
+        raise
+    except (OSError, ValueError) as e:  # Pillow's decoders raise OSError, pillow-heif's ValueError
         raise ImageError(f"{path}: the image data is damaged or truncated ({e})") from None
 
 
 def _draft(im: Image.Image, short_side: int) -> None:
     """Ask the JPEG decoder for the smallest DCT scale whose short side is >= ``short_side``."""
-    if short_side < 1:
-        raise ValueError(f"reduce_to={short_side!r}: must be a positive number of pixels")
     w, h = im.size
     factor = short_side / min(w, h)
     if factor <= 0.5:  # at least twice the size needed: a reduced scale still covers it
@@ -367,10 +437,11 @@ def _draft(im: Image.Image, short_side: int) -> None:
                  (math.ceil(w * factor), math.ceil(h * factor)))
 
 
-def _to_rgb(im: Image.Image, name: str) -> Image.Image:
-    """Convert any Pillow mode to RGB, compositing transparency onto white."""
+def _to_rgb(im: Image.Image, name: str, copy: bool = True) -> Image.Image:
+    """Convert any Pillow mode to RGB, compositing transparency onto white. An RGB image is
+    returned as a copy, or as it is with ``copy=False`` (an image nobody else holds)."""
     if im.mode == "RGB":
-        return im.copy()
+        return im.copy() if copy else im
     if im.mode.startswith("I"):
         # 16-bit and 32-bit integer images: Pillow's convert("RGB") would clip at 255.
         a = np.asarray(im, dtype=np.float64)

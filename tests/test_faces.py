@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import itertools
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ from simlab import (
 from simlab.faces import THRESHOLD, SamePerson
 from simlab.weights import WeightsError
 
-PEOPLE = people_photos()
+PEOPLE = people_photos("whitehouse")
 PHOTOS = samples()
 OBAMA = ["obama", "obama2", "obama3"]
 
@@ -219,3 +220,92 @@ def test_models_load_from_the_cache_without_a_network(monkeypatch, tmp_path):
         assert face_embeddings(PEOPLE["biden"]).shape == (1, 128)
     finally:
         faces._models.cache_clear()
+
+
+# --- phone photos ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def phone_photo(tmp_path_factory) -> Path:
+    """A 1800x2400 JPEG (4.3 MP, more than twice DETECT_SIDE): one of the kit's photos of Lisa
+    enlarged, with a little sensor-like noise, as a phone would save it."""
+    photo = Image.open(people_photos("lisa")["lisa2"]).convert("RGB").resize((1800, 2400), Image.LANCZOS)
+    noisy = np.asarray(photo) + np.random.default_rng(0).normal(0, 3, (2400, 1800, 3))
+    path = tmp_path_factory.mktemp("phone") / "IMG_0001.jpg"
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(path, quality=92)
+    return path
+
+
+@pytest.fixture
+def searched(monkeypatch):
+    """The sizes (width, height) of the images dlib's detector is given, in order."""
+    detector, landmarks, recognizer = faces._models()
+    sizes = []
+
+    def spy(pixels, upsample):
+        sizes.append((pixels.shape[1], pixels.shape[0]))
+        return detector(pixels, upsample)
+
+    monkeypatch.setattr(faces, "_models", lambda: (spy, landmarks, recognizer))
+    return sizes
+
+
+def _overlap(a, b) -> float:
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(width, 0) * max(height, 0)
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_a_phone_photo_is_searched_on_a_reduced_copy_and_boxes_map_back(phone_photo, searched):
+    reduced = detect_faces(phone_photo)
+    full = detect_faces(phone_photo, detect_side=None)
+    assert searched == [(576, 768), (1800, 2400)]  # long side DETECT_SIDE, then the whole photo
+    assert len(reduced) == len(full) == 1
+    left, top, right, bottom = reduced[0]
+    assert 0 <= left < right <= 1800 and 0 <= top < bottom <= 2400
+    assert _overlap(reduced[0], full[0]) > 0.7
+
+
+def test_a_phone_photo_gives_the_identity_vector_of_its_full_search(phone_photo):
+    reduced, full = face_embeddings(phone_photo), face_embeddings(phone_photo, detect_side=None)
+    assert np.linalg.norm(reduced - full) < 0.1  # same person by far: the box moved a few pixels
+    small = face_embeddings(people_photos("lisa")["lisa2"])
+    assert same_person(reduced[0], small[0]).distance < 0.15
+    points = face_landmarks(phone_photo)
+    left, top, right, bottom = detect_faces(phone_photo)[0]
+    inside = (points[:, 0] > left) & (points[:, 0] < right) & (points[:, 1] > top) & (points[:, 1] < bottom)
+    assert inside.all()
+
+
+def test_photos_up_to_twice_detect_side_are_searched_as_they_are(searched):
+    portrait = people_photos("astronauts")["rex_walheim__1"]  # 819x1024: the kit's largest size
+    assert detect_faces(portrait) == detect_faces(portrait, detect_side=None)
+    assert searched == [(819, 1024), (819, 1024)]
+    np.testing.assert_array_equal(face_embeddings(portrait), face_embeddings(portrait, detect_side=None))
+
+
+def test_an_array_or_pil_phone_photo_is_reduced_too(phone_photo, searched):
+    image = Image.open(phone_photo)
+    assert detect_faces(image) == detect_faces(np.asarray(image)) == detect_faces(phone_photo)
+    assert searched == [(576, 768)] * 3
+
+
+def test_no_face_in_a_large_photo_suggests_the_full_search(tmp_path):
+    Image.new("RGB", (2000, 1600), (90, 120, 150)).save(tmp_path / "sky.jpg")
+    with pytest.raises(ValueError, match=r"sky\.jpg: no face found.*detect_side=None"):
+        face_embeddings(tmp_path / "sky.jpg")
+
+
+@pytest.mark.parametrize("side", [0, -5, 1.5, True, "768"])
+def test_detect_side_must_be_a_positive_whole_number(side):
+    with pytest.raises(ValueError, match="detect_side"):
+        detect_faces(PEOPLE["obama"], detect_side=side)
+
+
+def test_an_iphone_heic_photo_is_the_same_person(tmp_path):
+    import pillow_heif
+
+    pillow_heif.from_pillow(Image.open(PEOPLE["obama2"])).save(tmp_path / "IMG_0002.HEIC", quality=90)
+    jpeg, heic = face_embeddings([PEOPLE["obama2"], tmp_path / "IMG_0002.HEIC"])
+    assert np.linalg.norm(jpeg - heic) < 0.1

@@ -186,6 +186,43 @@ def test_exif_orientation_applied_to_pil_image_too(tmp_path):
     assert _is_red(rgb(out)[2, -3])
 
 
+# --- iPhone photos (HEIC/HEIF) ----------------------------------------------------------------
+
+
+def _heic(path, image, **options):
+    """Write ``image`` as HEIC with pillow-heif's own encoder (what an iPhone writes)."""
+    import pillow_heif
+
+    pillow_heif.from_pillow(image).save(path, quality=95, **options)
+
+
+def test_heic_photo_loads_like_the_jpeg_of_it(tmp_path):
+    photo = load_image(samples()["chelsea"])
+    _heic(tmp_path / "IMG_0001.HEIC", photo)
+    out = load_image(tmp_path / "IMG_0001.HEIC")
+    assert out.size == photo.size
+    assert np.abs(rgb(out) - rgb(photo)).mean() < 4  # lossy, like a JPEG of it
+
+
+@pytest.mark.parametrize(("orientation", "red_corner"), [(6, "top-right"), (8, "bottom-left")])
+def test_heic_taken_sideways_comes_out_upright_like_the_jpeg(tmp_path, orientation, red_corner):
+    exif = Image.Exif()
+    exif[ORIENTATION] = orientation
+    _heic(tmp_path / "sideways.heic", _landscape_with_marked_corner(), exif=exif.tobytes())
+    out = load_image(tmp_path / "sideways.heic")
+    assert out.size == (30, 60)
+    a = rgb(out)
+    corners = {"top-right": a[2, -3], "bottom-left": a[-3, 2], "top-left": a[2, 2]}
+    assert [name for name, px in corners.items() if _is_red(px)] == [red_corner]
+
+
+def test_a_damaged_heic_names_the_file(tmp_path):
+    _heic(tmp_path / "photo.heic", load_image(samples()["coffee"]))
+    data = (tmp_path / "photo.heic").read_bytes()
+    (tmp_path / "cut.heic").write_bytes(data[: len(data) // 3])
+    refused(tmp_path / "cut.heic", "cut.heic")
+
+
 # --- arrays ---------------------------------------------------------------------------------
 
 
@@ -438,3 +475,32 @@ def test_split_pairs_refuses_what_cannot_be_split(pairs, match):
 
     with pytest.raises(ValueError, match=match):
         split_pairs(pairs)
+
+
+# --- the kit's photos of people -------------------------------------------------------------
+
+
+def test_people_photos_by_set_with_their_people():
+    from simlab.images import PEOPLE_SETS, people_photos, person_in
+
+    sets = {s: people_photos(s) for s in PEOPLE_SETS}
+    assert {s: len(p) for s, p in sets.items()} == {"whitehouse": 4, "astronauts": 16, "lisa": 8,
+                                                     "london": 204}
+    assert people_photos() == {k: v for s in PEOPLE_SETS for k, v in sets[s].items()}  # names are unique
+    people = {s: {person_in(n) for n in photos} for s, photos in sets.items()}
+    assert {s: len(p) for s, p in people.items()} == {"whitehouse": 2, "astronauts": 8, "lisa": 1,
+                                                       "london": 102}
+    assert person_in("obama3") == person_in(sets["whitehouse"]["obama"]) == "Barack Obama"
+    assert person_in("biden") == "Joe Biden" and person_in("001_smiling") == "London 001"
+    for s, photos in sets.items():  # every person of a set but the White House has two photos or more
+        counts = {p: sum(person_in(n) == p for n in photos) for p in people[s]}
+        assert min(counts.values()) >= (1 if s == "whitehouse" else 2), (s, counts)
+
+
+def test_people_photos_errors():
+    from simlab.images import people_photos, person_in
+
+    with pytest.raises(ValueError, match="unknown set.*'nasa'.*astronauts"):
+        people_photos("nasa")
+    with pytest.raises(ValueError, match="chelsea: not one of the kit's photos of people"):
+        person_in("chelsea")
