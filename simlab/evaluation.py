@@ -1,0 +1,220 @@
+"""How good is a similarity score at a yes/no question, and how sure can we be of it?
+
+Lesson 03 asks "the same person?" of every pair of photos of many people. This module turns the
+scores of those pairs into numbers with honest uncertainty:
+
+- :func:`labelled_pairs_of` lists every pair of items with whether their labels agree;
+- :func:`auc_interval`: the area under the ROC curve (the chance that a random same-label pair
+  scores above a random different-label pair) with a bootstrap interval **over groups**: pairs
+  that share a person are not independent evidence, so the bootstrap draws people, not pairs;
+- :func:`rate_interval`: a share of successes (pairs called right) with the exact
+  Clopper-Pearson interval, the textbook interval for a binomial proportion;
+- :func:`split_groups`: two halves of the people, to choose a threshold on one and test it on the
+  other.
+
+Examples
+--------
+>>> import numpy as np
+>>> from simlab.evaluation import labelled_pairs_of, auc_interval
+>>> people = ["ann", "ann", "bob", "bob", "cy", "cy"]
+>>> first, second, same = labelled_pairs_of(people)
+>>> int(same.sum()), len(same)
+(3, 15)
+>>> scores = np.where(same, 0.9, 0.1)  # a perfect score
+>>> auc_interval(scores, same, [people[i] for i in first], [people[j] for j in second])
+Estimate(value=1.0, low=1.0, high=1.0)
+"""
+
+from __future__ import annotations
+
+import random
+from typing import NamedTuple
+
+import numpy as np
+from scipy.stats import binomtest
+from sklearn.metrics import roc_auc_score
+
+__all__ = ["Estimate", "auc_interval", "labelled_pairs_of", "rate_interval", "split_groups"]
+
+
+class Estimate(NamedTuple):
+    """A measured ``value`` and its interval ``[low, high]`` (95 % unless asked otherwise)."""
+
+    value: float
+    low: float
+    high: float
+
+
+def labelled_pairs_of(labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of items and whether the two share a label.
+
+    Parameters
+    ----------
+    labels : sequence
+        One label per item (e.g. the person in each photo); any hashable values.
+
+    Returns
+    -------
+    first, second : numpy.ndarray of int
+        The positions i < j of each pair, in the order of ``itertools.combinations``.
+    same : numpy.ndarray of bool
+        True where ``labels[i] == labels[j]``.
+
+    Raises
+    ------
+    ValueError
+        With fewer than two items.
+    """
+    labels = list(labels)
+    if len(labels) < 2:
+        raise ValueError(f"need at least two items to make a pair, got {len(labels)}")
+    first, second = np.triu_indices(len(labels), k=1)
+    codes = np.unique(np.array(labels, dtype=object).astype(str), return_inverse=True)[1]
+    return first, second, codes[first] == codes[second]
+
+
+def auc_interval(scores, same, groups_a, groups_b, *, confidence: float = 0.95, rounds: int = 1000,
+                 seed: int = 0) -> Estimate:
+    """The ROC AUC of ``scores`` for telling same from different pairs, with a bootstrap over groups.
+
+    Parameters
+    ----------
+    scores : array_like, shape (P,)
+        One score per pair, higher meaning "more alike" (negate distances first).
+    same : array_like of bool, shape (P,)
+        True for a same-label pair (e.g. two photos of one person).
+    groups_a, groups_b : sequence, length P
+        The group (person) of each pair's two items. A same pair lies within one group.
+    confidence : float, optional
+        The interval's coverage, 0.95 by default.
+    rounds : int, optional
+        Bootstrap rounds. Each draws as many groups as there are, with replacement; a pair counts
+        once for every copy of its groups (a drawn-twice person's pairs with a drawn-once person
+        count twice; the two copies of one person are not paired with each other).
+    seed : int, optional
+        Seeds the draws: the same inputs give the same interval.
+
+    Returns
+    -------
+    Estimate
+        ``value``: the AUC of all pairs (as :func:`sklearn.metrics.roc_auc_score`, ties count
+        half); ``low``, ``high``: the percentile interval of the bootstrap AUCs.
+
+    Raises
+    ------
+    ValueError
+        When the lengths differ, a score is not finite, ``same`` holds one class only, a same pair
+        spans two groups, or ``confidence`` is not between 0 and 1.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    same = np.asarray(same, dtype=bool)
+    groups_a, groups_b = list(groups_a), list(groups_b)
+    if not (scores.ndim == 1 and len(scores) == len(same) == len(groups_a) == len(groups_b)):
+        raise ValueError(f"scores, same, groups_a and groups_b must be 1-D of one length, got "
+                         f"{scores.shape}, {same.shape}, {len(groups_a)} and {len(groups_b)}")
+    if not np.isfinite(scores).all():
+        raise ValueError("scores must be finite (give a pair that cannot be scored the lowest score)")
+    if same.all() or not same.any():
+        raise ValueError("same must contain both same (True) and different (False) pairs")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie between 0 and 1, got {confidence!r}")
+    names, codes = np.unique(np.array(groups_a + groups_b, dtype=object).astype(str), return_inverse=True)
+    a, b = codes[: len(scores)], codes[len(scores):]
+    if (a[same] != b[same]).any():
+        raise ValueError("a same pair must lie within one group (groups_a == groups_b where same)")
+    value = float(roc_auc_score(same, scores))
+
+    rng = np.random.default_rng(seed)
+    aucs = []
+    for start in range(0, rounds, 100):  # 100 rounds at a time bounds the memory
+        draws = min(100, rounds - start)
+        counts = rng.multinomial(len(names), np.full(len(names), 1 / len(names)), size=draws)
+        aucs.extend(_weighted_aucs(scores, same, a, b, counts))
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(aucs, [tail, 100 - tail])
+    return Estimate(value, float(min(low, value)), float(max(high, value)))
+
+
+def rate_interval(successes: int, trials: int, *, confidence: float = 0.95) -> Estimate:
+    """The share ``successes / trials`` with its exact (Clopper-Pearson) interval.
+
+    It treats the trials as independent; pairs of photos that share a person are not quite, so
+    read the interval as a lower bound on the uncertainty.
+
+    Parameters
+    ----------
+    successes, trials : int
+        Whole numbers, ``0 <= successes <= trials``, ``trials >= 1``.
+    confidence : float, optional
+        The interval's coverage, 0.95 by default.
+
+    Returns
+    -------
+    Estimate
+        The share and its interval, each in [0, 1].
+
+    Raises
+    ------
+    ValueError
+        For counts that are not whole numbers in range, or a ``confidence`` outside (0, 1).
+
+    Examples
+    --------
+    >>> from simlab.evaluation import rate_interval
+    >>> [round(x, 2) for x in rate_interval(3, 3)]  # 3 of 3 right: the rate may still be 0.29
+    [1.0, 0.29, 1.0]
+    """
+    for value, name in [(successes, "successes"), (trials, "trials")]:
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if not (trials >= 1 and 0 <= successes <= trials):
+        raise ValueError(f"need 0 <= successes <= trials and trials >= 1, got {successes} of {trials}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie between 0 and 1, got {confidence!r}")
+    interval = binomtest(int(successes), int(trials)).proportion_ci(confidence_level=confidence,
+                                                                    method="exact")
+    return Estimate(successes / trials, float(interval.low), float(interval.high))
+
+
+def split_groups(groups, *, seed: int = 0) -> tuple[set, set]:
+    """Two halves of the distinct ``groups`` (e.g. people), dealt at random: ``(first, second)``.
+
+    A threshold chosen on the pairs within ``first`` and scored on the pairs within ``second``
+    is scored on people it has never seen, which is what "new photos" means for a face model.
+    The halves differ in size by at most one; ``seed`` fixes the draw. Raises ``ValueError``
+    with fewer than two groups.
+
+    Examples
+    --------
+    >>> from simlab.evaluation import split_groups
+    >>> first, second = split_groups(["ann", "ann", "bob", "cy", "dee"])
+    >>> sorted(first | second), len(first & second)
+    (['ann', 'bob', 'cy', 'dee'], 0)
+    """
+    distinct = sorted(set(groups), key=str)
+    if len(distinct) < 2:
+        raise ValueError(f"need at least two groups to split, got {len(distinct)}")
+    random.Random(seed).shuffle(distinct)
+    half = (len(distinct) + 1) // 2
+    return set(distinct[:half]), set(distinct[half:])
+
+
+def _weighted_aucs(scores, same, a, b, counts) -> np.ndarray:
+    """The AUC of each bootstrap round: row r of ``counts`` says how often each group was drawn.
+
+    A same pair of group g counts ``counts[g]`` times, a different pair of g and h
+    ``counts[g] * counts[h]`` times. For each same pair, the different pairs scored below it (ties
+    half) are a cumulative sum over the different scores sorted once. Rounds that drew no same or
+    no different pair are left out.
+    """
+    diff_order = np.argsort(scores[~same], kind="stable")
+    diff_sorted = scores[~same][diff_order]
+    below = np.searchsorted(diff_sorted, scores[same], side="left")
+    up_to = np.searchsorted(diff_sorted, scores[same], side="right")
+    w_diff = counts[:, a[~same][diff_order]] * counts[:, b[~same][diff_order]]
+    w_same = counts[:, a[same]]
+    cum = np.concatenate([np.zeros((len(counts), 1)), np.cumsum(w_diff, axis=1)], axis=1)
+    wins = cum[:, below] + 0.5 * (cum[:, up_to] - cum[:, below])
+    total = w_same.sum(axis=1) * cum[:, -1]
+    ok = total > 0
+    return (w_same * wins).sum(axis=1)[ok] / total[ok]
