@@ -2,7 +2,8 @@
 
 ``embed_folder(..., client=client)`` (:func:`~simlab.collection.embed_folder`) hands the images
 it still has to embed to :func:`run_batches`, which splits them into tasks of whole batches,
-*paths in, vectors out* (:func:`embed_batch`), and runs them on the cluster's workers:
+*paths in, vectors out* (:func:`embed_batch`), and runs them on the cluster's workers
+(``album_faces(..., client=client)`` of :mod:`simlab.people` does the same with faces):
 
 - each worker process builds the backbone once, from a small picklable description of it
   (:class:`BatchSpec`: backbone name, weights, stage, pooling, mask method, preprocessing), and
@@ -43,6 +44,7 @@ from tqdm.auto import tqdm
 
 from . import collection
 from .backbones import BACKBONES, Backbone, load_backbone
+from .cache import restate
 from .engines import Embedder, resolve_engine
 
 __all__ = ["ENGINES", "BatchResult", "BatchSpec", "batch_spec", "check_client", "embed_batch",
@@ -161,7 +163,7 @@ def embed_batch(spec: BatchSpec, paths: list[str]) -> BatchResult:
     else:
         vectors = np.zeros((0, embed.stage.channels), np.float32)
     return BatchResult(batch["index"], vectors, batch["errors"], time.perf_counter() - start, built,
-                       _worker_address())
+                       worker_address())
 
 
 def _embedder(spec: BatchSpec) -> tuple[Embedder, bool]:
@@ -188,7 +190,7 @@ def _build(spec: BatchSpec) -> Embedder:
     if here != spec.config:
         differ = sorted(k for k in set(here) | set(spec.config) if here.get(k) != spec.config.get(k))
         raise ValueError(
-            f"the {spec.backbone} built on worker {_worker_address()} from weights={spec.weights!r} "
+            f"the {spec.backbone} built on worker {worker_address()} from weights={spec.weights!r} "
             f"differs from the client's in {', '.join(differ)}: weights changed in memory must be "
             "saved to a file the workers can read (torch.save(backbone.model.state_dict(), path), "
             "then load_backbone(name, weights=path)), and workers need the same simlab version"
@@ -198,7 +200,7 @@ def _build(spec: BatchSpec) -> Embedder:
     return Embedder(bb, spec.stage, spec.engine, cache_dir=None, threads=1)
 
 
-def _worker_address() -> str:
+def worker_address() -> str:
     try:
         from distributed import get_worker
 
@@ -214,29 +216,33 @@ def _empty_task(i: int, shape: tuple[int, ...]) -> np.ndarray:
 # --- on the client ------------------------------------------------------------------------------------
 
 
-def run_batches(client, spec: BatchSpec, paths: list[Path], keys: list[str], store, batch_size: int,
-                progress: bool = True) -> tuple[dict, dict]:
-    """Embed ``paths`` (one per key) on ``client``'s workers; ``({key: vector}, {key: reason})``.
+def run_batches(client, task, paths: list[Path], keys: list[str], store, batch_size: int,
+                progress: bool = True, desc: str = "embedding") -> tuple[dict, dict]:
+    """Run ``task`` on ``client``'s workers over ``paths`` (one per key); ``({key: rows}, {key: reason})``.
 
-    Used by :func:`~simlab.collection.embed_folder`. Tasks of ``batch_size`` paths are submitted at
-    once, in order; each result is written to ``store`` (a cache folder, or ``None``) by this
-    process as it arrives, so an interrupted run keeps every batch that arrived. On any exit the
-    tasks still pending are cancelled. Paths are sent absolute (a worker's working folder is its
-    own) and reasons are given back with the path as the caller gave it, as in a local run.
-    Exceptions raised by a task (e.g. a worker's embedder differing from the client's) are raised
-    here; a worker that dies is replaced by Dask, which runs its tasks again.
+    ``task`` is a picklable callable, ``task(list of path strings) -> BatchResult``, such as
+    ``functools.partial(embed_batch, spec)`` (:func:`~simlab.collection.embed_folder`) or the face
+    task of :func:`~simlab.people.album_faces`. Tasks of ``batch_size`` paths are submitted at
+    once, in order; each result is written to ``store`` (a :class:`~simlab.cache.Store`, or
+    ``None``) by this process as it arrives, so an interrupted run keeps every batch that arrived.
+    On any exit the tasks still pending are cancelled. Paths are sent absolute (a worker's working
+    folder is its own) and reasons are given back with the path as the caller gave it, as in a
+    local run. Exceptions raised by a task (e.g. a worker's embedder differing from the client's)
+    are raised here; a worker that dies is replaced by Dask, which runs its tasks again.
+    ``desc`` labels the progress bar.
     """
     absolute = [str(Path(p).absolute()) for p in paths]
     tag = uuid.uuid4().hex[:8]
     futures = {}
     for j, start in enumerate(range(0, len(paths), batch_size)):
         chunk = range(start, min(start + batch_size, len(paths)))
-        future = client.submit(embed_batch, spec, [absolute[i] for i in chunk], key=f"embed_batch-{tag}-{j}")
+        name = getattr(task, "func", task).__name__
+        future = client.submit(task, [absolute[i] for i in chunk], key=f"{name}-{tag}-{j}")
         futures[future] = chunk
     vectors, errors = {}, {}
     workers = len(client.nthreads())
     try:
-        with tqdm(total=len(paths), unit="img", desc=f"embedding on {workers} Dask workers",
+        with tqdm(total=len(paths), unit="img", desc=f"{desc} on {workers} Dask workers",
                   disable=not progress) as bar:
             for future in as_completed(futures):
                 result = future.result()
@@ -257,7 +263,7 @@ def run_batches(client, spec: BatchSpec, paths: list[Path], keys: list[str], sto
 
 def _as_local(reason: str, sent: Path, given: Path) -> str:
     """A worker's reason for the file it got as ``sent``, worded for ``given`` as a local run would."""
-    reason = collection._for_path(reason, sent, given)
+    reason = restate(reason, sent, given)
     if reason == f"{given}: no such file" and given.exists():
         reason += (" on the Dask workers (they must be able to read the files: a shared file system "
                    "or object storage)")

@@ -30,13 +30,8 @@ With ``client=`` (a ``dask.distributed.Client``) the batches run on a Dask clust
 
 from __future__ import annotations
 
-import hashlib
-import json
+import functools
 import os
-import re
-import tempfile
-import time
-import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,21 +44,19 @@ from tqdm.auto import tqdm
 
 from . import subject
 from .backbones import Backbone, load_backbone
+from .cache import Store, cached_rows, content_hash, default_cache_dir
 from .engines import Embedder, onnx_cache_dir, resolve_engine, weights_fingerprint
 from .features import MIN_MASK_PIXELS, POOLS
 from .images import load_image
 from .validation import whole_number
-from .weights import sha256_of
 
 __all__ = ["IMAGE_SUFFIXES", "Collection", "UnreadableFilesWarning", "content_hash", "embed_folder",
-           "image_files"]
+           "image_files", "image_paths"]
 
 #: File name endings (compared lower-case) that :func:`image_files` treats as images.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".heic", ".heif")
 
 CACHE_FORMAT = 1  # bump when the shard layout or the meaning of a vector changes
-COMPACT_ABOVE = 64  # more shards than this in one configuration are merged into one on load
-STALE_TEMP_S = 600  # a temporary file this old belongs to a run that died: remove it
 SHOW_FAILED = 5  # how many unreadable files the warning names
 #: The settings of torchvision's ImageClassification preprocessing; they are part of the cache key.
 _PREPROCESS_SETTINGS = ("resize_size", "crop_size", "mean", "std", "interpolation", "antialias")
@@ -139,16 +132,6 @@ def image_files(folder, recursive: bool = True) -> list[Path]:
     )
 
 
-#: A file's key in the cache: the sha256 of its bytes (:func:`simlab.weights.sha256_of`).
-content_hash = sha256_of
-
-
-def default_cache_dir() -> Path:
-    """Where embeddings are cached by default: ``$SIMLAB_CACHE``, else ``~/.cache/simlab/embeddings``."""
-    env = os.environ.get("SIMLAB_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "simlab" / "embeddings"
-
-
 def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg", mask_method=None,
                  cache_dir="default", batch_size=16, num_workers=None, progress=True, jpeg_draft=True,
                  engine="auto", client=None) -> Collection:
@@ -205,7 +188,7 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
     """
     _check_options(pool, mask_method, batch_size, num_workers)
     resolved_engine = resolve_engine(engine)  # an unknown engine fails before any work
-    paths = _input_paths(folder_or_paths)
+    paths = image_paths(folder_or_paths)
     bb = load_backbone(backbone) if isinstance(backbone, str) else backbone
     if not isinstance(bb, Backbone):
         raise TypeError(f"backbone must be a name or a Backbone, got a {type(backbone).__name__}")
@@ -217,53 +200,27 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
         cluster.check_client(client)
         spec = cluster.batch_spec(bb, stage_name, pool, mask_method, engine=resolved_engine, config=config)
 
-    failed: dict[int, str] = {}
     if cache_dir is None:
-        store, keys, cached = None, [str(i) for i in range(len(paths))], {}
+        store = None
     else:
         root = default_cache_dir() if isinstance(cache_dir, str) and cache_dir == "default" else cache_dir
         cache_dir = root  # the exported ONNX graph goes beside the vectors
-        store = _Store(Path(root).expanduser(), config, bb.stage(stage_name).channels, bb.weights)
-        cached = store.load()
-        keys = []
-        for i, path in enumerate(paths):
-            try:
-                keys.append(content_hash(path))
-            except OSError as e:
-                keys.append(None)
-                failed[i] = _unreadable(path, e)
+        store = _store(Path(root).expanduser(), config, bb.stage(stage_name).channels, bb.weights)
 
-    # One representative path per missing content: identical files are embedded once.
-    todo: dict[str, int] = {}
-    for i, key in enumerate(keys):
-        if key is not None and key not in cached:
-            todo.setdefault(key, i)
-    fresh, errors = {}, {}
-    if todo and client is not None:  # nothing missing: no task, no DataLoader, no forward pass
-        fresh, errors = cluster.run_batches(client, spec, [paths[i] for i in todo.values()], list(todo),
-                                            store, batch_size, progress)
-    elif todo:
-        fresh, errors = _run(bb, stage_name, pool, mask_method, [paths[i] for i in todo.values()],
-                             list(todo), store, batch_size, num_workers, progress,
-                             config["preprocess"].get("jpeg_draft"), engine, cache_dir)
+    def compute(todo_paths, todo_keys):  # nothing missing: no task, no DataLoader, no forward pass
+        if client is not None:
+            return cluster.run_batches(client, functools.partial(cluster.embed_batch, spec), todo_paths,
+                                       todo_keys, store, batch_size, progress)
+        return _run(bb, stage_name, pool, mask_method, todo_paths, todo_keys, store, batch_size,
+                    num_workers, progress, config["preprocess"].get("jpeg_draft"), engine, cache_dir)
 
-    rows, kept, computed, from_cache = [], [], 0, 0
-    for i, (path, key) in enumerate(zip(paths, keys, strict=True)):
-        if key in cached:
-            rows.append(cached[key])
-            from_cache += 1
-        elif key in fresh:
-            rows.append(fresh[key])
-            computed += 1
-        else:
-            if i not in failed:
-                failed[i] = _for_path(errors[key], paths[todo[key]], path)
-            continue
-        kept.append(path)
+    found = cached_rows(paths, store, compute)
+    kept = [paths[i] for i in found.rows]
+    rows = list(found.rows.values())
     channels = bb.stage(stage_name).channels
     vectors = np.stack(rows).astype(np.float32, copy=False) if rows else np.zeros((0, channels), np.float32)
-    result = Collection(kept, vectors, [(paths[i], failed[i]) for i in sorted(failed)], computed,
-                        from_cache, store.directory if store else None, config)
+    result = Collection(kept, vectors, [(paths[i], reason) for i, reason in found.failed.items()],
+                        found.computed, found.from_cache, store.directory if store else None, config)
     if result.failed:
         shown = "; ".join(reason for _, reason in result.failed[:SHOW_FAILED])
         more = f"; and {len(result.failed) - SHOW_FAILED} more" if len(result.failed) > SHOW_FAILED else ""
@@ -298,7 +255,12 @@ def _check_options(pool, mask_method, batch_size, num_workers) -> None:
         whole_number(num_workers, "num_workers", minimum=0)
 
 
-def _input_paths(folder_or_paths) -> list[Path]:
+def image_paths(folder_or_paths) -> list[Path]:
+    """The images a call is about: a folder's (:func:`image_files`) or the given paths, as ``Path``.
+
+    Raises ``ValueError`` naming the folder when it is missing or holds no image file, and for an
+    empty list.
+    """
     if isinstance(folder_or_paths, (str, os.PathLike)):
         paths = image_files(folder_or_paths)
         if not paths:
@@ -311,21 +273,6 @@ def _input_paths(folder_or_paths) -> list[Path]:
     if not paths:
         raise ValueError("no images given: the list of paths is empty")
     return paths
-
-
-def _unreadable(path: Path, error: OSError) -> str:
-    """The reason a file cannot be hashed, worded as :func:`~simlab.images.load_image` would."""
-    if isinstance(error, FileNotFoundError):
-        return f"{path}: no such file"
-    if isinstance(error, IsADirectoryError):
-        return f"{path}: is a directory, not an image file"
-    return f"{path}: cannot read the file ({error.strerror or error})"
-
-
-def _for_path(reason: str, reported: Path, path: Path) -> str:
-    """The reason found for ``reported`` restated for ``path``, an identical copy of it."""
-    prefix = f"{reported}: "
-    return f"{path}: {reason[len(prefix):]}" if reason.startswith(prefix) and path != reported else reason
 
 
 def thread_split(engine: str, cores: int | None = None) -> tuple[int, int]:
@@ -391,6 +338,13 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return getattr(value, "value", value)
+
+
+def _store(root: Path, config: dict, channels: int, weights_origin: str) -> Store:
+    """The cache folder of this configuration, named backbone-stage-(mask method or pool)-digest."""
+    name = (config["backbone"], config["stage"], config["mask_method"] or config["pool"])
+    note = "vectors of simlab.collection.embed_folder; safe to delete"
+    return Store(root, config, channels, name, about={"weights_origin": weights_origin, "note": note})
 
 
 # --- the forward passes -------------------------------------------------------------------------
@@ -487,101 +441,3 @@ def _run(bb, stage_name, pool, mask_method, paths, keys, store, batch_size, num_
                     store.write(done, rows)
             bar.update(len(batch["index"]) + len(batch["errors"]))
     return vectors, errors
-
-
-# --- the cache on disk ----------------------------------------------------------------------------
-
-
-class _Store:
-    """One configuration's cache folder: ``config.json`` and shards ``shard-*.npz``.
-
-    A shard holds ``hashes`` (str, (n,)) and ``vectors`` (float32, (n, C)). Every file appears
-    under its final name in one ``os.replace``, so a shard is either complete or absent.
-    """
-
-    def __init__(self, root: Path, config: dict, channels: int, weights_origin: str = ""):
-        text = json.dumps(config, sort_keys=True)
-        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-        parts = (config["backbone"], config["stage"], config["mask_method"] or config["pool"], digest)
-        self.directory = root / "-".join(re.sub(r"[^A-Za-z0-9_.]+", "_", part) for part in parts)
-        self.channels = channels
-        self.failed_write = False
-        self.directory.mkdir(parents=True, exist_ok=True)
-        if not (self.directory / "config.json").is_file():
-            readable = dict(config, weights_origin=weights_origin,
-                            note="vectors of simlab.collection.embed_folder; safe to delete")
-            self._atomic_write("config.json", lambda f: f.write(json.dumps(readable, indent=2).encode()))
-
-    def load(self) -> dict[str, np.ndarray]:
-        """``{content hash: vector}`` from every readable shard; damaged shards are removed."""
-        self._remove_stale_temps()
-        entries: dict[str, np.ndarray] = {}
-        shards = sorted(self.directory.glob("shard-*.npz"))
-        good = []
-        for shard in shards:
-            try:
-                hashes, vectors = self._read(shard)
-            except FileNotFoundError:  # merged into another shard by a concurrent run
-                continue
-            except Exception as e:  # noqa: BLE001 - a damaged file raises many types
-                warnings.warn(f"{shard}: damaged embedding cache file, removed; its images will be "
-                              f"embedded again ({type(e).__name__}: {e})", UserWarning, stacklevel=3)
-                shard.unlink(missing_ok=True)
-                continue
-            entries.update(zip(hashes.tolist(), vectors, strict=True))
-            good.append(shard)
-        if len(good) > COMPACT_ABOVE:
-            self._compact(entries, good)
-        return entries
-
-    def write(self, hashes: list[str], vectors: np.ndarray) -> None:
-        """Add one shard. A write that fails warns once and leaves the cache as it was."""
-        if self.failed_write:
-            return
-        name = f"shard-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.npz"
-        try:
-            self._atomic_write(name, lambda f: np.savez(f, hashes=np.array(hashes), vectors=vectors))
-        except OSError as e:
-            self.failed_write = True
-            warnings.warn(f"{self.directory}: cannot write to the embedding cache ({e}); carrying on "
-                          "without saving", UserWarning, stacklevel=4)
-
-    def _read(self, shard: Path) -> tuple[np.ndarray, np.ndarray]:
-        with np.load(shard, allow_pickle=False) as data:
-            hashes, vectors = data["hashes"], data["vectors"]
-        if hashes.ndim != 1 or hashes.dtype.kind != "U" or vectors.dtype != np.float32 \
-                or vectors.shape != (len(hashes), self.channels) or not np.isfinite(vectors).all():
-            raise ValueError(f"unexpected content: hashes {hashes.dtype} {hashes.shape}, "
-                             f"vectors {vectors.dtype} {vectors.shape}")
-        return hashes, vectors
-
-    def _compact(self, entries: dict[str, np.ndarray], shards: list[Path]) -> None:
-        """Replace many shards by one; the new shard exists before any old one is removed."""
-        if not entries:
-            return
-        self.write(list(entries), np.stack(list(entries.values())))
-        if not self.failed_write:
-            for shard in shards:
-                shard.unlink(missing_ok=True)
-
-    def _atomic_write(self, name: str, fill) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                fill(f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.directory / name)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    def _remove_stale_temps(self) -> None:
-        # Recent ones may belong to a run writing right now; old ones to a run that was killed.
-        now = time.time()
-        for tmp in self.directory.glob(".tmp-*"):
-            try:
-                if now - tmp.stat().st_mtime > STALE_TEMP_S:
-                    tmp.unlink()
-            except OSError:
-                pass

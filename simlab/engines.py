@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 import threading
 import warnings
 import weakref
@@ -45,6 +43,7 @@ from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from .backbones import Backbone, Stage
+from .cache import atomic_write, default_cache_dir
 from .features import extract_features, masked_pool, pool_map
 
 __all__ = ["ENGINES", "Embedder", "embedder", "onnx_available", "resolve_engine", "weights_fingerprint"]
@@ -116,14 +115,12 @@ def weights_fingerprint(model: nn.Module) -> str:
 def onnx_cache_dir(cache_dir="default") -> Path | None:
     """Where exported graphs are kept: ``<embeddings cache root>/onnx`` (``None``: in memory only).
 
-    ``cache_dir`` is ``"default"`` (:func:`simlab.collection.default_cache_dir`), a folder (the
+    ``cache_dir`` is ``"default"`` (:func:`simlab.cache.default_cache_dir`), a folder (the
     root of an embeddings cache) or ``None``.
     """
     if cache_dir is None:
         return None
     if isinstance(cache_dir, str) and cache_dir == "default":
-        from .collection import default_cache_dir  # late: collection imports this module
-
         cache_dir = default_cache_dir()
     return Path(cache_dir).expanduser() / "onnx"
 
@@ -316,7 +313,7 @@ class Embedder:
         graph = _GRAPHS[key] if key in _GRAPHS else self._export(size)
         if path is not None:
             try:
-                _atomic_write(path, graph)
+                atomic_write(path, graph)
                 return str(path)
             except OSError as e:
                 warnings.warn(f"{self.cache_dir}: cannot keep the exported ONNX graph ({e}); it is "
@@ -354,17 +351,3 @@ class _Truncated(nn.Module):
 
     def forward(self, x):
         return self.extractor(x)["features"]
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -10,7 +10,9 @@ scores of those pairs into numbers with honest uncertainty:
 - :func:`rate_interval`: a share of successes (pairs called right) with the exact
   Clopper-Pearson interval, the textbook interval for a binomial proportion;
 - :func:`split_groups`: two halves of the people, to choose a threshold on one and test it on the
-  other.
+  other;
+- :func:`pair_precision_recall`: how well groups found (near-duplicates, people) match the truth,
+  counted in pairs.
 
 Examples
 --------
@@ -27,6 +29,7 @@ Estimate(value=1.0, low=1.0, high=1.0)
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import NamedTuple
 
@@ -34,7 +37,8 @@ import numpy as np
 from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score
 
-__all__ = ["Estimate", "auc_interval", "labelled_pairs_of", "rate_interval", "split_groups"]
+__all__ = ["Estimate", "auc_interval", "labelled_pairs_of", "pair_precision_recall", "rate_interval",
+           "split_groups"]
 
 
 class Estimate(NamedTuple):
@@ -133,6 +137,35 @@ def auc_interval(scores, same, groups_a, groups_b, *, confidence: float = 0.95, 
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(aucs, [tail, 100 - tail])
     return Estimate(value, float(min(low, value)), float(max(high, value)))
+
+
+def pair_precision_recall(groups, labels) -> tuple[float, float]:
+    """How well ``groups`` of rows match the truth, counted in pairs: ``(precision, recall)``.
+
+    ``groups`` is a list of groups, each a list of row numbers (as :func:`near_duplicate_groups`
+    returns; a list of linked pairs ``[i, j]`` scores the links before they chain). ``labels``
+    gives each row its true group, e.g. the photo a file was made from (any values that compare
+    with ``==``). Every two rows of one group make a *found* pair, every two rows with the same
+    label a *true* pair. Precision: the fraction of found pairs that are true (0.0 when nothing
+    was found); recall: the fraction of true pairs that were found.
+
+    Raises ``ValueError`` when no two rows share a label (recall is undefined) or a row number is
+    not a row of ``labels``.
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+
+    def pairs(group_list) -> set[tuple[int, int]]:
+        return {pair for g in group_list for pair in itertools.combinations(sorted(set(g)), 2)}
+
+    found = pairs([[int(i) for i in g] for g in groups])
+    if any(not 0 <= i < n for pair in found for i in pair):
+        raise ValueError(f"groups hold a row number outside 0..{n - 1} (labels has {n} rows)")
+    true = pairs([np.flatnonzero(labels == value).tolist() for value in np.unique(labels)])
+    if not true:
+        raise ValueError("no two rows share a label: there is no true pair, so recall is undefined")
+    hits = len(found & true)
+    return (hits / len(found) if found else 0.0), hits / len(true)
 
 
 def rate_interval(successes: int, trials: int, *, confidence: float = 0.95) -> Estimate:

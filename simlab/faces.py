@@ -47,8 +47,8 @@ from PIL import Image
 from .images import ImageError, load_image
 from .weights import fetch
 
-__all__ = ["DETECT_SIDE", "THRESHOLD", "SamePerson", "detect_faces", "face_embeddings", "face_landmarks",
-           "same_person"]
+__all__ = ["DETECT_SIDE", "THRESHOLD", "SamePerson", "check_search", "detect_faces", "face_embeddings",
+           "face_landmarks", "face_vectors", "load_models", "same_person"]
 
 #: dlib's documented decision rule: Euclidean distance below 0.6 means the same person.
 THRESHOLD = 0.6
@@ -167,6 +167,40 @@ def face_embeddings(images, *, upsample: int = UPSAMPLE, detect_side: int | None
     return vectors
 
 
+def face_vectors(image, *, upsample: int = UPSAMPLE,
+                 detect_side: int | None = DETECT_SIDE) -> tuple[np.ndarray, np.ndarray]:
+    """Every face in one photo and its identity vector: ``(boxes, vectors)``, largest face first.
+
+    Parameters
+    ----------
+    image : str, pathlib.Path, PIL.Image.Image or numpy.ndarray
+        Anything :func:`~simlab.images.load_image` accepts.
+    upsample, detect_side : optional
+        How faces are searched, as in :func:`detect_faces`.
+
+    Returns
+    -------
+    boxes : numpy.ndarray
+        int64, shape (F, 4): ``(left, top, right, bottom)`` as :func:`detect_faces` gives them.
+    vectors : numpy.ndarray
+        float32, shape (F, 128): row i is the identity vector of face i (``face_embeddings``
+        gives row 0). F is 0 for a photo without a face: that is not an error here.
+
+    Raises
+    ------
+    simlab.images.ImageError
+        For a bad image.
+    ValueError
+        For bad ``upsample`` or ``detect_side``.
+    """
+    photo = _Photo(image, detect_side)
+    found = photo.faces(upsample)
+    boxes = np.array([box for box, _ in found], dtype=np.int64).reshape(-1, 4)
+    vectors = np.stack([photo.vector(photo.shape(r)) for _, r in found]) if found else \
+        np.zeros((0, EMBEDDING_SIZE), np.float32)
+    return boxes, vectors
+
+
 def same_person(a, b, threshold: float = THRESHOLD) -> SamePerson:
     """Do ``a`` and ``b`` show the same person? Distance and verdict by dlib's rule.
 
@@ -181,6 +215,22 @@ def same_person(a, b, threshold: float = THRESHOLD) -> SamePerson:
     va, vb = (_identity_vector(x, name) for x, name in [(a, "a"), (b, "b")])
     distance = float(np.linalg.norm(va.astype(np.float64) - vb))
     return SamePerson(distance, distance < threshold, float(threshold))
+
+
+def check_search(upsample, detect_side) -> None:
+    """Raise ``ValueError`` unless ``upsample`` (a whole number >= 0) and ``detect_side`` (a positive
+    whole number of pixels, or ``None``) are valid options of :func:`detect_faces`."""
+    if not (_whole(upsample) and upsample >= 0):
+        raise ValueError(f"upsample must be a whole number >= 0, got {upsample!r}")
+    if detect_side is not None and not (_whole(detect_side) and detect_side > 0):
+        raise ValueError(f"detect_side must be a positive number of pixels or None, got {detect_side!r}")
+
+
+def load_models() -> None:
+    """Load dlib's detector, landmark model and network now (once per process), fetching the files
+    if they are not cached. Raises :class:`~simlab.weights.WeightsError` (saying how to fetch them)
+    when a file is missing or fails its sha256."""
+    _models()
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -209,8 +259,7 @@ class _Photo:
     most ``detect_side``) and, when the landmarks need them, all of its pixels."""
 
     def __init__(self, image, detect_side: int | None):
-        if detect_side is not None and not (_whole(detect_side) and detect_side > 0):
-            raise ValueError(f"detect_side must be a positive number of pixels or None, got {detect_side!r}")
+        check_search(0, detect_side)
         self.source = image
         self.detect_side = detect_side
         self._full: np.ndarray | None = None
@@ -237,8 +286,7 @@ class _Photo:
     def faces(self, upsample: int) -> list:
         """``[(box, dlib rectangle), ...]`` in full-photo pixels, largest first (ties: top-left
         first, so the order is fixed)."""
-        if not (_whole(upsample) and upsample >= 0):
-            raise ValueError(f"upsample must be a whole number >= 0, got {upsample!r}")
+        check_search(upsample, self.detect_side)
         detector, _, _ = _models()
         found = sorted(detector(self.search, int(upsample)), key=lambda r: (-r.area(), r.top(), r.left()))
         width, height = self.size

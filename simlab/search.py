@@ -36,7 +36,6 @@ transform images are not affected.
 
 from __future__ import annotations
 
-import itertools
 import math
 import numbers
 
@@ -46,6 +45,7 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .evaluation import pair_precision_recall  # lesson 04 imports it from here
 from .validation import as_matrix, as_numbers, unit_rows, whole_number, zero_row_error
 
 __all__ = [
@@ -277,35 +277,6 @@ def near_duplicate_groups(vectors, threshold: float, k: int = 10) -> list[list[i
     starts = np.flatnonzero(np.diff(labels[order], prepend=-1))
     groups = [g.tolist() for g in np.split(order, starts[1:]) if len(g) > 1]
     return sorted(groups)
-
-
-def pair_precision_recall(groups, labels) -> tuple[float, float]:
-    """How well ``groups`` of rows match the truth, counted in pairs: ``(precision, recall)``.
-
-    ``groups`` is a list of groups, each a list of row numbers (as :func:`near_duplicate_groups`
-    returns; a list of linked pairs ``[i, j]`` scores the links before they chain). ``labels``
-    gives each row its true group, e.g. the photo a file was made from (any values that compare
-    with ``==``). Every two rows of one group make a *found* pair, every two rows with the same
-    label a *true* pair. Precision: the fraction of found pairs that are true (0.0 when nothing
-    was found); recall: the fraction of true pairs that were found.
-
-    Raises ``ValueError`` when no two rows share a label (recall is undefined) or a row number is
-    not a row of ``labels``.
-    """
-    labels = np.asarray(labels)
-    n = len(labels)
-
-    def pairs(group_list) -> set[tuple[int, int]]:
-        return {pair for g in group_list for pair in itertools.combinations(sorted(set(g)), 2)}
-
-    found = pairs([[int(i) for i in g] for g in groups])
-    if any(not 0 <= i < n for pair in found for i in pair):
-        raise ValueError(f"groups hold a row number outside 0..{n - 1} (labels has {n} rows)")
-    true = pairs([np.flatnonzero(labels == value).tolist() for value in np.unique(labels)])
-    if not true:
-        raise ValueError("no two rows share a label: there is no true pair, so recall is undefined")
-    hits = len(found & true)
-    return (hits / len(found) if found else 0.0), hits / len(true)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ import torch
 from dask.distributed import Client, LocalCluster
 from PIL import Image
 
-from simlab import cluster, collection
+from simlab import cluster
 from simlab.backbones import load_backbone
+from simlab.cache import Store
 from simlab.collection import embed_folder, image_files
 
 
@@ -238,7 +239,7 @@ def test_a_killed_worker_costs_nothing_but_time(backbone, tmp_path):
 def test_interrupting_the_client_keeps_finished_batches(client, backbone, tmp_path, monkeypatch):
     folder = many_images(tmp_path / "many", 24)
     cache = tmp_path / "cache"
-    write = collection._Store.write
+    write = Store.write
     written = []
 
     def write_then_interrupt(store, hashes, vectors):
@@ -247,10 +248,10 @@ def test_interrupting_the_client_keeps_finished_batches(client, backbone, tmp_pa
         if len(written) == 2:
             raise KeyboardInterrupt  # Ctrl-C (or the kernel's stop button) between two batches
 
-    monkeypatch.setattr(collection._Store, "write", write_then_interrupt)
+    monkeypatch.setattr(Store, "write", write_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         embed_folder(folder, backbone, cache_dir=cache, batch_size=3, client=client, progress=False)
-    monkeypatch.setattr(collection._Store, "write", write)
+    monkeypatch.setattr(Store, "write", write)
     assert written == [3, 3] and len(shards(cache)) == 2
     deadline = time.monotonic() + 30
     while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 import simlab
+import simlab.cache
 from simlab import collection
 from simlab.backbones import load_backbone
 from simlab.collection import Collection, UnreadableFilesWarning, content_hash, embed_folder, image_files
@@ -249,7 +250,7 @@ def test_a_damaged_shard_is_skipped_with_a_warning_and_embedded_again(folder, ba
     first = run(folder, backbone, cache)
     victim = shards(cache)[1]
     victim.write_bytes(os.urandom(300))
-    with pytest.warns(UserWarning, match="damaged embedding cache file"):
+    with pytest.warns(UserWarning, match="damaged cache file"):
         second = run(folder, backbone, cache)
     assert (second.computed, second.from_cache) == (3, 5)
     np.testing.assert_allclose(second.vectors, first.vectors, atol=1e-6)
@@ -271,7 +272,7 @@ def test_temporary_files_are_never_read_and_old_ones_removed(folder, backbone, c
     fresh, stale = c.cache_dir / ".tmp-fresh.part", c.cache_dir / ".tmp-stale.part"
     for tmp in (fresh, stale):
         tmp.write_bytes(b"PK\x03\x04 half a zip")  # as left by a run killed while writing
-    old = time.time() - collection.STALE_TEMP_S - 60
+    old = time.time() - simlab.cache.STALE_TEMP_S - 60
     os.utime(stale, (old, old))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -283,7 +284,7 @@ def test_temporary_files_are_never_read_and_old_ones_removed(folder, backbone, c
 def test_many_shards_are_merged_into_one(folder, backbone, cache, monkeypatch):
     first = run(folder, backbone, cache, batch_size=1)
     assert len(shards(cache)) == 8
-    monkeypatch.setattr(collection, "COMPACT_ABOVE", 4)
+    monkeypatch.setattr(simlab.cache, "COMPACT_ABOVE", 4)
     second = run(folder, backbone, cache)
     assert len(shards(cache)) == 1 and second.from_cache == 8
     third = run(folder, backbone, cache)

@@ -404,7 +404,7 @@ def test_exact_top1_is_the_best_pairwise_cosine(data):
 
 
 def test_pair_precision_recall_counts_pairs_within_groups():
-    from simlab.search import pair_precision_recall
+    from simlab.evaluation import pair_precision_recall
 
     labels = ["a", "a", "a", "b", "b", "c"]  # true pairs: (0,1) (0,2) (1,2) (3,4)
     assert pair_precision_recall([[0, 1, 2], [3, 4]], labels) == (1.0, 1.0)
@@ -417,7 +417,7 @@ def test_pair_precision_recall_counts_pairs_within_groups():
 
 
 def test_pair_precision_recall_agrees_with_near_duplicate_groups():
-    from simlab.search import pair_precision_recall
+    from simlab.evaluation import pair_precision_recall
 
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((5, 32))
@@ -431,7 +431,7 @@ def test_pair_precision_recall_agrees_with_near_duplicate_groups():
     ([[0, 5]], ["a", "a"], "outside 0..1"),
 ])
 def test_pair_precision_recall_refuses(groups, labels, match):
-    from simlab.search import pair_precision_recall
+    from simlab.evaluation import pair_precision_recall
 
     with pytest.raises(ValueError, match=match):
         pair_precision_recall(groups, labels)
