@@ -8,7 +8,8 @@ scores of those pairs into numbers with honest uncertainty:
   scores above a random different-label pair) with a bootstrap interval **over groups**: pairs
   that share a person are not independent evidence, so the bootstrap draws people, not pairs;
 - :func:`rate_interval`: a share of successes (pairs called right) with the exact
-  Clopper-Pearson interval, the textbook interval for a binomial proportion;
+  Clopper-Pearson interval, the textbook interval for a binomial proportion, and
+  :func:`share_interval`, the same share with a bootstrap over people for pairs of few people;
 - :func:`split_groups`: two halves of the people, to choose a threshold on one and test it on the
   other;
 - :func:`pair_precision_recall`: how well groups found (near-duplicates, people) match the truth,
@@ -38,7 +39,7 @@ from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score
 
 __all__ = ["Estimate", "auc_interval", "labelled_pairs_of", "pair_precision_recall", "rate_interval",
-           "split_groups"]
+           "share_interval", "split_groups"]
 
 
 class Estimate(NamedTuple):
@@ -128,15 +129,58 @@ def auc_interval(scores, same, groups_a, groups_b, *, confidence: float = 0.95, 
         raise ValueError("a same pair must lie within one group (groups_a == groups_b where same)")
     value = float(roc_auc_score(same, scores))
 
-    rng = np.random.default_rng(seed)
-    aucs = []
-    for start in range(0, rounds, 100):  # 100 rounds at a time bounds the memory
-        draws = min(100, rounds - start)
-        counts = rng.multinomial(len(names), np.full(len(names), 1 / len(names)), size=draws)
-        aucs.extend(_weighted_aucs(scores, same, a, b, counts))
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(aucs, [tail, 100 - tail])
-    return Estimate(value, float(min(low, value)), float(max(high, value)))
+    aucs = _bootstrap(len(names), rounds, seed, lambda counts: _weighted_aucs(scores, same, a, b, counts))
+    return _percentiles(value, aucs, confidence)
+
+
+def share_interval(hits, groups_a, groups_b, *, confidence: float = 0.95, rounds: int = 1000,
+                   seed: int = 0) -> Estimate:
+    """The share of pairs that are ``hits``, with a bootstrap over groups (people).
+
+    Use it where pairs share people, e.g. the false matches among the pairs of 13 volunteers:
+    :func:`rate_interval` would treat those pairs as independent and give too narrow an interval.
+
+    Parameters
+    ----------
+    hits : array_like of bool, shape (P,)
+        True for the pairs counted (e.g. a different-person pair called "same").
+    groups_a, groups_b : sequence, length P
+        The group (person) of each pair's two items.
+    confidence, rounds, seed : optional
+        As for :func:`auc_interval`; a pair counts once for every copy of its groups.
+
+    Returns
+    -------
+    Estimate
+        The share of all pairs and the percentile interval of the bootstrap shares.
+
+    Raises
+    ------
+    ValueError
+        When the lengths differ, there are no pairs, or ``confidence`` is not between 0 and 1.
+
+    Examples
+    --------
+    >>> from simlab.evaluation import share_interval
+    >>> share_interval([True, False, False], ["ann", "ann", "bob"], ["bob", "cy", "cy"]).value
+    0.3333333333333333
+    """
+    hits = np.asarray(hits, dtype=bool)
+    groups_a, groups_b = list(groups_a), list(groups_b)
+    if not (hits.ndim == 1 and len(hits) == len(groups_a) == len(groups_b) > 0):
+        raise ValueError(f"hits, groups_a and groups_b must be 1-D of one length > 0, got {hits.shape}, "
+                         f"{len(groups_a)} and {len(groups_b)}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie between 0 and 1, got {confidence!r}")
+    names, codes = np.unique(np.array(groups_a + groups_b, dtype=object).astype(str), return_inverse=True)
+    a, b = codes[: len(hits)], codes[len(hits):]
+
+    def shares(counts):
+        weights = _pair_weights(counts, a, b)
+        total = weights.sum(axis=1)
+        return (weights * hits).sum(axis=1)[total > 0] / total[total > 0]
+
+    return _percentiles(float(hits.mean()), _bootstrap(len(names), rounds, seed, shares), confidence)
 
 
 def pair_precision_recall(groups, labels) -> tuple[float, float]:
@@ -232,6 +276,29 @@ def split_groups(groups, *, seed: int = 0) -> tuple[set, set]:
     return set(distinct[:half]), set(distinct[half:])
 
 
+def _bootstrap(groups: int, rounds: int, seed: int, statistic) -> list:
+    """``statistic(counts)`` for ``rounds`` draws of ``groups`` groups with replacement; ``counts``
+    is (draws, groups): how often each group was drawn. 100 rounds at a time bound the memory."""
+    rng = np.random.default_rng(seed)
+    results = []
+    for start in range(0, rounds, 100):
+        counts = rng.multinomial(groups, np.full(groups, 1 / groups), size=min(100, rounds - start))
+        results.extend(statistic(counts))
+    return results
+
+
+def _percentiles(value: float, results, confidence: float) -> Estimate:
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(results, [tail, 100 - tail])
+    return Estimate(value, float(min(low, value)), float(max(high, value)))
+
+
+def _pair_weights(counts, a, b) -> np.ndarray:
+    """How often each pair counts in each round: a pair within group g ``counts[g]`` times (each copy
+    of g has its own pairs), a pair of groups g and h ``counts[g] * counts[h]`` times."""
+    return np.where(a == b, counts[:, a], counts[:, a] * counts[:, b])
+
+
 def _weighted_aucs(scores, same, a, b, counts) -> np.ndarray:
     """The AUC of each bootstrap round: row r of ``counts`` says how often each group was drawn.
 
@@ -244,8 +311,8 @@ def _weighted_aucs(scores, same, a, b, counts) -> np.ndarray:
     diff_sorted = scores[~same][diff_order]
     below = np.searchsorted(diff_sorted, scores[same], side="left")
     up_to = np.searchsorted(diff_sorted, scores[same], side="right")
-    w_diff = counts[:, a[~same][diff_order]] * counts[:, b[~same][diff_order]]
-    w_same = counts[:, a[same]]
+    w_diff = _pair_weights(counts, a[~same][diff_order], b[~same][diff_order])
+    w_same = _pair_weights(counts, a[same], b[same])
     cum = np.concatenate([np.zeros((len(counts), 1)), np.cumsum(w_diff, axis=1)], axis=1)
     wins = cum[:, below] + 0.5 * (cum[:, up_to] - cum[:, below])
     total = w_same.sum(axis=1) * cum[:, -1]

@@ -21,6 +21,7 @@ from .images import source_photo
 __all__ = [
     "CHOICES",
     "ExerciseError",
+    "check_auc",
     "check_box_mask",
     "check_choice",
     "check_copy_scores",
@@ -29,7 +30,6 @@ __all__ = [
     "check_hardest_edit",
     "check_hash_f1",
     "check_index_memory",
-    "check_margins",
     "check_nearest_by_stage",
     "check_nearest_photo",
     "check_neighbours",
@@ -308,55 +308,72 @@ def check_pair_count(answer, vectors, threshold: float) -> None:
     raise ExerciseError(f"expected {expected} pairs, got {got}")
 
 
-def check_margins(answer, scores: dict, same: list, other: list, prediction=None) -> None:
-    """Check a ``{method: margin}`` dict: for each method of ``scores`` (``{method: {pair: score}}``,
-    higher = more alike), the worst same-person score minus the best other-person score.
+def check_auc(answer, scores: dict, same, prediction=None, way: str = "whole image") -> None:
+    """Check ``answer``, the ROC AUC of ``scores[way]`` for telling ``same`` pairs from the others.
 
-    ``same`` and ``other`` are the lists of pairs of each kind. ``prediction``, if given, is the
-    list of methods the student expected to separate the people (margin > 0); the check says
-    how it compares with the data.
+    ``scores`` is ``{way: score of every pair}`` (higher = more alike: negated distances for the
+    face-identity vectors), ``same`` a bool array, True for a same-person pair. ``prediction`` is
+    the way the student expected to have the largest AUC (a missing one fails); the check says
+    which way had it, and why a face-identity network beats generic features.
     """
-    expected = {m: min(s[p] for p in same) - max(s[p] for p in other) for m, s in scores.items()}
-    answer = dict(answer)
-    if sorted(answer) != sorted(expected):
-        raise ExerciseError(f"give one margin for each method: {', '.join(expected)}")
-    for method, want in expected.items():
-        got = float(answer[method])
-        if np.isclose(got, want, atol=1e-6):
-            continue
-        s = scores[method]
-        if np.isclose(got, -want, atol=1e-6):
-            raise ExerciseError(f"{method}: the sign is reversed: worst SAME-person minus best OTHER-person")
-        means = np.mean([s[p] for p in same]) - np.mean([s[p] for p in other])
-        if np.isclose(got, means, atol=1e-6):
-            raise ExerciseError(f"{method}: that is the difference of the means; the margin compares the "
-                                "worst same-person pair with the best other-person pair (min and max)")
-        raise ExerciseError(f"{method}: expected {want:+.3f}, got {got:+.3f}")
-    separating = [m for m, v in expected.items() if v > 0]
-    message = f"only {', '.join(separating) or 'none'} put every same-person pair above every other one."
-    if prediction is not None:
-        hit = sorted(prediction) == sorted(separating)
-        verdict = "right" if hit else "not quite right"
-        message += f" Your prediction ({', '.join(prediction) or 'none'}) was {verdict}."
-    _correct(message)
+    from sklearn.metrics import roc_auc_score
+
+    choice = _prediction(prediction, list(scores), "my_prediction")
+    same = np.asarray(same, dtype=bool)
+    aucs = {w: float(roc_auc_score(same, s)) for w, s in scores.items()}
+    try:
+        got = float(answer)
+    except (TypeError, ValueError):
+        raise ExerciseError(f"give the AUC as one number, not {answer!r}") from None
+    want = aucs[way]
+    if not np.isclose(got, want, atol=1e-6):
+        if np.isclose(got, 1 - want, atol=1e-6):
+            raise ExerciseError("that is 1 - AUC: higher scores must mean MORE alike (pass the scores as "
+                                "they are, labels first: roc_auc_score(same, scores))")
+        if not 0 <= got <= 1:
+            raise ExerciseError(f"an AUC is a share of pairs of pairs, between 0 and 1; got {got:.3f}")
+        raise ExerciseError(f"{got:.3f} is not the AUC of the {way} scores: use sklearn.metrics."
+                            f"roc_auc_score(same, scores[{way!r}])")
+    best = max(aucs, key=aucs.get)
+    why = ("the face network was trained to pull photos of one person together and push people apart; "
+           "the ImageNet features describe clothes, rooms and light, which change between occasions"
+           if best == "face identity (dlib)" else "see the table of section 2")
+    _correct(f"AUC {want:.3f} for the {way}. The largest: {best} ({aucs[best]:.3f}): {why}. "
+             + _verdict(choice, best))
 
 
 def check_threshold(answer, same_distances, other_distances) -> None:
-    """Check a distance threshold that calls every same-person pair "same" (distance < threshold)
-    and every other-person pair "other" (distance >= threshold)."""
+    """Check a distance threshold with the best F1 on the given pairs: a pair is called "same" when
+    its distance is at most the threshold. Any threshold with the best F1 counts (they form a range
+    between two neighbouring distances)."""
     same_d, other_d = np.asarray(same_distances, dtype=float), np.asarray(other_distances, dtype=float)
-    t = float(answer)
-    wrong_same, wrong_other = int((same_d >= t).sum()), int((other_d < t).sum())
-    if not wrong_same and not wrong_other:
-        low, high = same_d.max(), other_d.min()
-        _correct(f"{t:.2f} lies between the largest same-person distance ({low:.2f}) and the smallest "
-                 f"other-person distance ({high:.2f}).")
+    try:
+        t = float(answer)
+    except (TypeError, ValueError):
+        raise ExerciseError(f"give the threshold as one number, not {answer!r}") from None
+
+    def f1(threshold: float) -> float:
+        hits = int((same_d <= threshold).sum())
+        calls = hits + int((other_d <= threshold).sum())
+        return 2 * hits / (calls + len(same_d)) if calls else 0.0
+
+    best = max(f1(d) for d in np.concatenate([same_d, other_d]))
+    got = f1(t)
+    if np.isclose(got, best, atol=1e-9):
+        right, wrong = int((same_d <= t).sum()), int((other_d <= t).sum())
+        _correct(f"{t:.3f}: F1 {got:.3f}, the best there is on these pairs; it calls {right} of "
+                 f"{len(same_d)} same-person pairs the same and {wrong} of {len(other_d)} other-person "
+                 "pairs too.")
         return
+    if t < 0:
+        raise ExerciseError("a distance threshold is positive: undo the minus sign you used to turn "
+                            "distances into scores")
     if t > other_d.max() or t < same_d.min():
         raise ExerciseError("for a DISTANCE, small means alike: same-person pairs must fall below "
                             "the threshold")
-    raise ExerciseError(f"with {t:.2f}, {wrong_same} same-person pair(s) would be called other and "
-                        f"{wrong_other} other-person pair(s) would be called the same person")
+    raise ExerciseError(f"with {t:.3f} the F1 is {got:.3f}, but {best:.3f} is possible on these pairs: try "
+                        "every distance as the threshold (sklearn.metrics.precision_recall_curve on the "
+                        "negated distances does it for you)")
 
 
 # --- multiple choice ---------------------------------------------------------------------------
@@ -391,13 +408,13 @@ CHOICES: dict[str, tuple[str, dict[str, str]]] = {
         "C": "Manhattan sums |a_i - b_i| over every channel, zeros included",
         "D": "the textures' stage5 vectors are the SHORTEST of all (section 2), not the longest",
     }),
-    "03-fair-threshold": ("B", {
-        "A": "being in the middle is not what makes a test fair, and 0.6 is not in the middle of our "
-             "distances: the halfway point is your answer_2",
-        "B": "a threshold tuned on the very pairs it is judged on always looks perfect; 0.6 was chosen "
-             "by dlib's author on his own data, so our 15 pairs are new data for it.",
-        "C": "your answer_2 was chosen on our 15 pairs and calls every one of them right; that is the "
-             "trouble, not the reason: it was fitted to them",
+    "03-fair-threshold": ("C", {
+        "A": "the halves are about the same size (the people were dealt in two); a test is fair "
+             "because of WHAT it was not tuned on, not because of how many pairs it has",
+        "B": "pairs that share a person are not independent: with one man's photos in both halves, the "
+             "held-out pairs would test the threshold on a face it was tuned on, and promise too much",
+        "C": "a threshold judged on the pairs it was chosen on always looks better than it is; the "
+             "held-out people played no part in choosing it, so their rates say what new people get.",
     }),
     "04-why-noise": ("C", {
         "A": "the vectors are normalised either way (build_index stores unit vectors), and cosine on "

@@ -9,7 +9,14 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from simlab import evaluation
-from simlab.evaluation import Estimate, auc_interval, labelled_pairs_of, rate_interval, split_groups
+from simlab.evaluation import (
+    Estimate,
+    auc_interval,
+    labelled_pairs_of,
+    rate_interval,
+    share_interval,
+    split_groups,
+)
 
 
 def _pairs(people, seed=0, signal=1.5):
@@ -96,3 +103,19 @@ def test_split_groups_halves_the_people_and_never_shares_one():
     assert any(split_groups(people, seed=s) != (first, second) for s in range(1, 6))
     with pytest.raises(ValueError, match="two groups"):
         split_groups(["ann", "ann"])
+
+
+def test_share_interval_bootstraps_people_and_is_wider_than_clopper_pearson_on_few():
+    people = [p for p in range(8) for _ in range(3)]
+    first, second, same = labelled_pairs_of(people)
+    different = ~same
+    a, b = np.array(people)[first][different], np.array(people)[second][different]
+    hits = (a < 2) & (b < 2) | (a == 5)  # the errors cluster in a few people, as false matches do
+    estimate = share_interval(hits, a, b)
+    assert estimate.value == pytest.approx(hits.mean())
+    assert estimate.low < estimate.value < estimate.high
+    binomial = rate_interval(int(hits.sum()), len(hits))
+    assert estimate.high - estimate.low > binomial.high - binomial.low
+    assert share_interval(np.zeros(len(a), bool), a, b) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="one length"):
+        share_interval(hits[:-1], a, b)

@@ -8,11 +8,11 @@ from simlab import extract_features, samples
 from simlab.exercises import (
     CHOICES,
     ExerciseError,
+    check_auc,
     check_box_mask,
     check_choice,
     check_cosine_from_distance,
     check_face_distance,
-    check_margins,
     check_output_shape,
     check_ranking,
     check_strongest_channel,
@@ -226,48 +226,53 @@ def test_pair_count(capsys):
         check_pair_count(1, v, 0.8)
 
 
-# --- lesson 03: margins and a threshold -----------------------------------------------------
+# --- lesson 03: an AUC and a threshold -------------------------------------------------------
 
-_SCORES = {"a": {("x", "y"): 0.9, ("x", "z"): 0.5, ("y", "z"): 0.6},
-           "b": {("x", "y"): 0.55, ("x", "z"): 0.5, ("y", "z"): 0.7}}
-_SAME, _OTHER = [("x", "y")], [("x", "z"), ("y", "z")]
+_SAME_PAIRS = np.array([True, True, False, False, False])
+_WAY_SCORES = {"whole image": np.array([0.9, 0.5, 0.6, 0.4, 0.7]),  # 4 of 6 (same, other) ranked right
+               "face identity (dlib)": -np.array([0.3, 0.4, 0.8, 0.9, 0.7])}  # all 6
 
 
-def test_check_margins_accepts_the_margins_and_compares_the_prediction(capsys):
-    check_margins({"a": 0.3, "b": -0.15}, _SCORES, _SAME, _OTHER, prediction=["a"])
+def test_check_auc_checks_the_number_and_the_prediction(capsys):
+    check_auc(4 / 6, _WAY_SCORES, _SAME_PAIRS, prediction="Face identity (dlib)")
     out = capsys.readouterr().out
-    assert out.startswith("Correct:") and "only a put every" in out and "was right" in out
-    check_margins({"a": 0.3, "b": -0.15}, _SCORES, _SAME, _OTHER, prediction=["a", "b"])
-    assert "not quite right" in capsys.readouterr().out
+    assert out.startswith("Correct: AUC 0.667 for the whole image. The largest: face identity (dlib) (1.000)")
+    assert "trained to pull photos of one person together" in out and "was right" in out
+    check_auc(4 / 6, _WAY_SCORES, _SAME_PAIRS, prediction="whole image")
+    assert "Your prediction (whole image) was not right" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("answer, hint", [
-    ({"a": -0.3, "b": 0.15}, "sign is reversed"),
-    ({"a": 0.35, "b": -0.05}, "difference of the means"),
-    ({"a": 0.3}, "one margin for each method"),
-    ({"a": 0.3, "b": 0.2}, "expected -0.150"),
+@pytest.mark.parametrize("answer, prediction, hint", [
+    (2 / 6, "whole image", "1 - AUC"),
+    (0.5, "whole image", "not the AUC of the whole image"),
+    (4, "whole image", "between 0 and 1"),
+    ("high", "whole image", "one number"),
+    (4 / 6, None, "prediction"),
+    (4 / 6, "faces", "not one of"),
 ])
-def test_check_margins_explains_mistakes(answer, hint):
+def test_check_auc_explains_mistakes(answer, prediction, hint):
     with pytest.raises(ExerciseError, match=hint):
-        check_margins(answer, _SCORES, _SAME, _OTHER)
+        check_auc(answer, _WAY_SCORES, _SAME_PAIRS, prediction=prediction)
 
 
-def test_check_threshold(capsys):
-    check_threshold(0.6, [0.3, 0.45], [0.7, 0.9])
-    assert "between the largest same-person distance (0.45)" in capsys.readouterr().out
+def test_check_threshold_wants_the_best_f1(capsys):
+    same, other = [0.3, 0.45, 0.5], [0.48, 0.7, 0.9]
+    check_threshold(0.5, same, other)  # all 3 same and 1 other called same: F1 6/7, the best
+    assert "F1 0.857, the best there is" in capsys.readouterr().out
+    check_threshold(0.6, same, other)  # the same calls: any threshold in the best range counts
     with pytest.raises(ExerciseError, match="small means alike"):
-        check_threshold(0.2, [0.3, 0.45], [0.7, 0.9])
-    with pytest.raises(ExerciseError, match="1 same-person pair"):
-        check_threshold(0.4, [0.3, 0.45], [0.7, 0.9])
-    with pytest.raises(ExerciseError, match="1 other-person pair"):
-        check_threshold(0.8, [0.3, 0.45], [0.7, 0.9])
+        check_threshold(0.2, same, other)
+    with pytest.raises(ExerciseError, match="the F1 is 0.800, but 0.857 is possible"):
+        check_threshold(0.46, same, other)
+    with pytest.raises(ExerciseError, match="minus sign"):
+        check_threshold(-0.5, same, other)
 
 
 def test_choice_accepts_the_right_letter_only(capsys):
-    check_choice("03-fair-threshold", " (b) ")
-    assert "Correct: B:" in capsys.readouterr().out
-    with pytest.raises(ExerciseError, match="A is not it: being in the middle"):
-        check_choice("03-fair-threshold", "a")
+    check_choice("03-fair-threshold", " (c) ")
+    assert "Correct: C:" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="B is not it: pairs that share a person are not independent"):
+        check_choice("03-fair-threshold", "b")
     with pytest.raises(ExerciseError, match="one letter"):
         check_choice("03-fair-threshold", "b and c")
     with pytest.raises(KeyError):
@@ -277,7 +282,7 @@ def test_choice_accepts_the_right_letter_only(capsys):
 def test_face_distance_on_the_kits_people(capsys):
     from simlab import face_embeddings, people_photos
 
-    photos = people_photos()
+    photos = people_photos("whitehouse")
     a, b = face_embeddings([photos["obama"], photos["obama3"]])
     distance = float(np.linalg.norm(a - b))
     check_face_distance(distance, photos["obama"], photos["obama3"], prediction=False)

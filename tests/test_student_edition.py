@@ -29,6 +29,12 @@ def _is_grade(cell) -> bool:
     return bool(_nbgrader(cell).get("grade"))
 
 
+def _is_prediction(cell) -> bool:
+    """A predict-first answer: written in the lesson before the cells that reveal it, checked with
+    its exercise at the end (its grade id ends in ``-prediction``)."""
+    return _is_solution(cell) and _nbgrader(cell)["grade_id"].endswith("-prediction")
+
+
 def _solution_lines(source: str) -> list[str]:
     """The non-blank lines between ### BEGIN SOLUTION and ### END SOLUTION."""
     lines, inside = [], False
@@ -176,9 +182,12 @@ def test_there_are_lessons():
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_lesson_exercises_are_nbgrader_cells(path):
     teacher = nbformat.read(path, as_version=4)
-    solutions = [c for c in teacher.cells if _is_solution(c)]
+    solutions = [c for c in teacher.cells if _is_solution(c) and not _is_prediction(c)]
     checks = [c for c in teacher.cells if _is_grade(c)]
     assert len(solutions) >= 3 and len(checks) == len(solutions)
+    for cell in filter(_is_prediction, teacher.cells):  # its exercise's check reads it
+        exercise = _nbgrader(cell)["grade_id"].removesuffix("-prediction")
+        assert f"{exercise}-check" in [_nbgrader(c)["grade_id"] for c in checks], exercise
     for cell in solutions:
         assert _solution_lines(cell.source), f"{cell.metadata.nbgrader['grade_id']} has no solution region"
     for cell in checks:
@@ -234,9 +243,9 @@ def test_student_edition_runs_until_the_exercises(edition, name):
         cell = nb.cells[i]
         return f"{name} cell {i} ({_nbgrader(cell).get('grade_id', 'no grade id')}):\n{cell.source}"
 
-    first = next(i for i, c in enumerate(nb.cells) if _is_solution(c))
+    first = next(i for i, c in enumerate(nb.cells) if _is_solution(c) and not _is_prediction(c))
     failed = [i for i, c in enumerate(nb.cells) if error(c)]
-    before = [i for i in failed if i < first]
+    before = [i for i in failed if i < first and not _is_prediction(nb.cells[i])]
     assert not before, "cells fail before the first exercise:\n" + "\n".join(
         f"{where(i)}\n-> {error(nb.cells[i]).ename}: {error(nb.cells[i]).evalue}" for i in before)
 
