@@ -39,6 +39,7 @@ from .metrics import (
     precision_at_k,
     top_k,
 )
+from .people import find_person, group_people
 from .subject import available_methods, segment_subject
 from .weights import WeightsError
 
@@ -62,6 +63,8 @@ __all__ = [
     "extract_features",
     "face_embeddings",
     "face_landmarks",
+    "find_person",
+    "group_people",
     "hamming_distance",
     "hash_bits",
     "image_files",

@@ -101,6 +101,24 @@ def test_image_files_by_suffix_sorted_recursive_and_without_hidden(tmp_path):
     assert [p.name for p in image_files(str(tmp_path), recursive=False)] == ["a.png", "b.JPG"]
 
 
+def test_an_iphone_folder_of_heic_photos_is_embedded_like_jpegs(tmp_path, backbone):
+    import pillow_heif
+    from PIL import Image
+
+    photos = simlab.samples()
+    for name in ["chelsea", "coffee"]:
+        image = Image.open(photos[name]).convert("RGB")
+        image.save(tmp_path / f"{name}.jpg", quality=95)
+        pillow_heif.from_pillow(image).save(tmp_path / f"IMG_{name}.HEIC", quality=95)
+    assert [p.name for p in image_files(tmp_path)] == ["IMG_chelsea.HEIC", "IMG_coffee.HEIC", "chelsea.jpg",
+                                                        "coffee.jpg"]
+    found = embed_folder(tmp_path, backbone, cache_dir=None, progress=False, num_workers=0)
+    assert not found.failed and len(found) == 4
+    heic, jpeg = found.vectors[:2], found.vectors[2:]
+    cosine = (heic * jpeg).sum(1) / np.linalg.norm(heic, axis=1) / np.linalg.norm(jpeg, axis=1)
+    assert cosine.min() > 0.98  # the same photo through two lossy codecs
+
+
 def test_content_hash_is_the_sha256_of_the_bytes(tmp_path):
     data = os.urandom(3 * 2**20 + 17)  # several read chunks
     (tmp_path / "a.bin").write_bytes(data)
