@@ -10,6 +10,8 @@ scores of those pairs into numbers with honest uncertainty:
 - :func:`rate_interval`: a share of successes (pairs called right) with the exact
   Clopper-Pearson interval, the textbook interval for a binomial proportion, and
   :func:`share_interval`, the same share with a bootstrap over people for pairs of few people;
+- :func:`group_bootstrap`: any statistic of items or pairs (a precision@k, a best F1) with an
+  interval from redrawing their groups (people, source photos);
 - :func:`split_groups`: two halves of the people, to choose a threshold on one and test it on the
   other;
 - :func:`pair_precision_recall`: how well groups found (near-duplicates, people) match the truth,
@@ -38,8 +40,8 @@ import numpy as np
 from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score
 
-__all__ = ["Estimate", "auc_interval", "labelled_pairs_of", "pair_precision_recall", "rate_interval",
-           "share_interval", "split_groups"]
+__all__ = ["Estimate", "auc_interval", "group_bootstrap", "labelled_pairs_of", "pair_precision_recall",
+           "rate_interval", "share_interval", "split_groups"]
 
 
 class Estimate(NamedTuple):
@@ -121,16 +123,11 @@ def auc_interval(scores, same, groups_a, groups_b, *, confidence: float = 0.95, 
         raise ValueError("scores must be finite (give a pair that cannot be scored the lowest score)")
     if same.all() or not same.any():
         raise ValueError("same must contain both same (True) and different (False) pairs")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie between 0 and 1, got {confidence!r}")
-    names, codes = np.unique(np.array(groups_a + groups_b, dtype=object).astype(str), return_inverse=True)
-    a, b = codes[: len(scores)], codes[len(scores):]
-    if (a[same] != b[same]).any():
+    if any(x != y for x, y, z in zip(groups_a, groups_b, same, strict=True) if z):
         raise ValueError("a same pair must lie within one group (groups_a == groups_b where same)")
-    value = float(roc_auc_score(same, scores))
-
-    aucs = _bootstrap(len(names), rounds, seed, lambda counts: _weighted_aucs(scores, same, a, b, counts))
-    return _percentiles(value, aucs, confidence)
+    estimate = group_bootstrap(lambda weights: _weighted_aucs(scores, same, weights), groups_a, groups_b,
+                               confidence=confidence, rounds=rounds, seed=seed)
+    return estimate._replace(value=float(roc_auc_score(same, scores)))  # the same number, as sklearn has it
 
 
 def share_interval(hits, groups_a, groups_b, *, confidence: float = 0.95, rounds: int = 1000,
@@ -166,21 +163,81 @@ def share_interval(hits, groups_a, groups_b, *, confidence: float = 0.95, rounds
     0.3333333333333333
     """
     hits = np.asarray(hits, dtype=bool)
-    groups_a, groups_b = list(groups_a), list(groups_b)
-    if not (hits.ndim == 1 and len(hits) == len(groups_a) == len(groups_b) > 0):
+    if not (hits.ndim == 1 and len(hits) == len(list(groups_a)) == len(list(groups_b)) > 0):
         raise ValueError(f"hits, groups_a and groups_b must be 1-D of one length > 0, got {hits.shape}, "
-                         f"{len(groups_a)} and {len(groups_b)}")
+                         f"{len(list(groups_a))} and {len(list(groups_b))}")
+    return group_bootstrap(lambda weights: (weights * hits).sum(axis=1) / weights.sum(axis=1), groups_a,
+                           groups_b, confidence=confidence, rounds=rounds, seed=seed)
+
+
+def group_bootstrap(statistic, groups_a, groups_b=None, *, confidence: float = 0.95, rounds: int = 1000,
+                    seed: int = 0) -> Estimate:
+    """Any statistic of items or pairs, with a bootstrap over their groups (people, source photos).
+
+    When items come in groups (photos of one person, copies of one photo), resampling the items
+    as if they were independent gives too narrow an interval. This draws the *groups* again, with
+    replacement, and counts every item (or pair) once for each copy of its group(s).
+
+    Parameters
+    ----------
+    statistic : callable
+        ``statistic(weights) -> values``: ``weights`` is an array (R, n) of how often each of the
+        n items (or pairs) counts in each of R rounds; it returns R numbers (NaN for a round where
+        the statistic is undefined: such rounds are left out). Example, a share of pairs:
+        ``lambda w: (w * hits).sum(axis=1) / w.sum(axis=1)``.
+    groups_a : sequence, length n
+        The group of each item, or of each pair's first item.
+    groups_b : sequence, length n, optional
+        For pairs: the group of each pair's second item. A pair within one group counts once for
+        each copy of the group; a pair of two groups for each combination of their copies.
+    confidence, rounds, seed : optional
+        The interval's coverage (0.95), the number of rounds (1000) and the seed of the draws.
+
+    Returns
+    -------
+    Estimate
+        ``value``: the statistic with every weight 1 (the data as it is); ``low``, ``high``: the
+        percentile interval of the rounds (widened to include ``value`` if needed).
+
+    Raises
+    ------
+    ValueError
+        When the group lists differ in length, are empty, or ``confidence`` is not between 0 and 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simlab.evaluation import group_bootstrap
+    >>> right = np.array([1.0, 1.0, 0.0, 1.0])  # was each query answered right?
+    >>> group_bootstrap(lambda w: (w * right).sum(axis=1) / w.sum(axis=1), ["cat", "cat", "cup", "dog"]).value
+    0.75
+    """
+    groups_a = list(groups_a)
+    if groups_b is not None and len(list(groups_b)) != len(groups_a) or not groups_a:
+        raise ValueError(f"groups_a and groups_b must have one length > 0, got {len(groups_a)} and "
+                         f"{len(list(groups_b)) if groups_b is not None else None}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie between 0 and 1, got {confidence!r}")
-    names, codes = np.unique(np.array(groups_a + groups_b, dtype=object).astype(str), return_inverse=True)
-    a, b = codes[: len(hits)], codes[len(hits):]
+    both = groups_a + (list(groups_b) if groups_b is not None else [])
+    names, codes = np.unique(np.array(both, dtype=object).astype(str), return_inverse=True)
+    a = codes[: len(groups_a)]
+    b = codes[len(groups_a):] if groups_b is not None else None
 
-    def shares(counts):
-        weights = _pair_weights(counts, a, b)
-        total = weights.sum(axis=1)
-        return (weights * hits).sum(axis=1)[total > 0] / total[total > 0]
+    def weights(counts):
+        return counts[:, a] if b is None else np.where(a == b, counts[:, a], counts[:, a] * counts[:, b])
 
-    return _percentiles(float(hits.mean()), _bootstrap(len(names), rounds, seed, shares), confidence)
+    value = float(np.asarray(statistic(weights(np.ones((1, len(names)), dtype=np.int64))))[0])
+    rng = np.random.default_rng(seed)
+    results = []
+    for start in range(0, rounds, 100):  # 100 rounds at a time bound the memory
+        draws = min(100, rounds - start)
+        counts = rng.multinomial(len(names), np.full(len(names), 1 / len(names)), size=draws)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            values = np.asarray(statistic(weights(counts)), dtype=np.float64)
+        results.extend(values[np.isfinite(values)])
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(results, [tail, 100 - tail]) if results else (np.nan, np.nan)
+    return Estimate(value, float(min(low, value)), float(max(high, value)))
 
 
 def pair_precision_recall(groups, labels) -> tuple[float, float]:
@@ -276,45 +333,17 @@ def split_groups(groups, *, seed: int = 0) -> tuple[set, set]:
     return set(distinct[:half]), set(distinct[half:])
 
 
-def _bootstrap(groups: int, rounds: int, seed: int, statistic) -> list:
-    """``statistic(counts)`` for ``rounds`` draws of ``groups`` groups with replacement; ``counts``
-    is (draws, groups): how often each group was drawn. 100 rounds at a time bound the memory."""
-    rng = np.random.default_rng(seed)
-    results = []
-    for start in range(0, rounds, 100):
-        counts = rng.multinomial(groups, np.full(groups, 1 / groups), size=min(100, rounds - start))
-        results.extend(statistic(counts))
-    return results
+def _weighted_aucs(scores, same, weights) -> np.ndarray:
+    """The AUC of each bootstrap round, pairs counted ``weights`` (R, P) times.
 
-
-def _percentiles(value: float, results, confidence: float) -> Estimate:
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(results, [tail, 100 - tail])
-    return Estimate(value, float(min(low, value)), float(max(high, value)))
-
-
-def _pair_weights(counts, a, b) -> np.ndarray:
-    """How often each pair counts in each round: a pair within group g ``counts[g]`` times (each copy
-    of g has its own pairs), a pair of groups g and h ``counts[g] * counts[h]`` times."""
-    return np.where(a == b, counts[:, a], counts[:, a] * counts[:, b])
-
-
-def _weighted_aucs(scores, same, a, b, counts) -> np.ndarray:
-    """The AUC of each bootstrap round: row r of ``counts`` says how often each group was drawn.
-
-    A same pair of group g counts ``counts[g]`` times, a different pair of g and h
-    ``counts[g] * counts[h]`` times. For each same pair, the different pairs scored below it (ties
-    half) are a cumulative sum over the different scores sorted once. Rounds that drew no same or
-    no different pair are left out.
+    For each same pair, the different pairs scored below it (ties half) are a cumulative sum over
+    the different scores sorted once. Rounds that drew no same or no different pair give NaN.
     """
     diff_order = np.argsort(scores[~same], kind="stable")
     diff_sorted = scores[~same][diff_order]
     below = np.searchsorted(diff_sorted, scores[same], side="left")
     up_to = np.searchsorted(diff_sorted, scores[same], side="right")
-    w_diff = _pair_weights(counts, a[~same][diff_order], b[~same][diff_order])
-    w_same = _pair_weights(counts, a[same], b[same])
-    cum = np.concatenate([np.zeros((len(counts), 1)), np.cumsum(w_diff, axis=1)], axis=1)
+    w_diff, w_same = weights[:, ~same][:, diff_order], weights[:, same]
+    cum = np.concatenate([np.zeros((len(weights), 1)), np.cumsum(w_diff, axis=1)], axis=1)
     wins = cum[:, below] + 0.5 * (cum[:, up_to] - cum[:, below])
-    total = w_same.sum(axis=1) * cum[:, -1]
-    ok = total > 0
-    return (w_same * wins).sum(axis=1)[ok] / total[ok]
+    return (w_same * wins).sum(axis=1) / (w_same.sum(axis=1) * cum[:, -1])

@@ -12,6 +12,7 @@ from simlab import evaluation
 from simlab.evaluation import (
     Estimate,
     auc_interval,
+    group_bootstrap,
     labelled_pairs_of,
     rate_interval,
     share_interval,
@@ -50,14 +51,34 @@ def test_a_round_weights_pairs_as_if_the_drawn_people_were_copied():
     # photo except the copies of itself, and take sklearn's AUC of those pairs.
     people = [p for p in range(6) for _ in range(2)]
     scores, same, a, b = _pairs(people, signal=0.8)
-    counts = np.array([[2, 0, 1, 0, 3, 0]])
-    got = evaluation._weighted_aucs(scores, same, np.array(a), np.array(b), counts)
+    counts = np.array([2, 0, 1, 0, 3, 0])
+    seen = []
+
+    def spy(weights):
+        seen.append(weights)
+        return evaluation._weighted_aucs(scores, same, weights)
+
+    group_bootstrap(spy, a, b, rounds=3)
+    assert seen[0].tolist() == [[1] * len(scores)]  # the value: every pair once
+    weights = np.array([[counts[x] if x == y else counts[x] * counts[y] for x, y in zip(a, b, strict=True)]])
     expanded_scores, expanded_same = [], []
-    for s, is_same, pa, pb in zip(scores, same, a, b, strict=True):
-        copies = counts[0, pa] if is_same else counts[0, pa] * counts[0, pb]
+    for s, is_same, copies in zip(scores, same, weights[0], strict=True):
         expanded_scores += [s] * copies
         expanded_same += [is_same] * copies
+    got = evaluation._weighted_aucs(scores, same, weights)
     assert got[0] == pytest.approx(roc_auc_score(expanded_same, expanded_scores))
+
+
+def test_group_bootstrap_of_items_and_its_errors():
+    right = np.array([1.0, 1.0, 1.0, 0.0, 1.0, 0.0])
+    groups = ["a", "a", "a", "b", "c", "d"]
+    estimate = group_bootstrap(lambda w: (w * right).sum(axis=1) / w.sum(axis=1), groups)
+    assert estimate.value == pytest.approx(4 / 6) and estimate.low < estimate.value < estimate.high
+    # a group of three counts three times when drawn once: the share jumps in steps of groups
+    with pytest.raises(ValueError, match="one length"):
+        group_bootstrap(lambda w: w.sum(axis=1), groups, groups[:-1])
+    with pytest.raises(ValueError, match="confidence"):
+        group_bootstrap(lambda w: w.sum(axis=1), groups, confidence=1.5)
 
 
 def test_more_people_give_a_narrower_interval():
