@@ -40,6 +40,7 @@ __all__ = [
     "IMAGENET_STD",
     "ImageError",
     "PEOPLE_SETS",
+    "ORIGINS",
     "RELATIONS",
     "as_mask",
     "hand_drawn_masks",
@@ -50,6 +51,7 @@ __all__ = [
     "person_in",
     "replace_background",
     "samples",
+    "source_groups",
     "source_photo",
     "split_pairs",
 ]
@@ -206,21 +208,39 @@ def hand_drawn_masks() -> dict[str, np.ndarray]:
     return masks
 
 
-def labelled_pairs() -> list[tuple[Path, Path, str]]:
+ORIGINS = ("scripted", "real")  #: the origins of pairs.csv
+
+
+def labelled_pairs(origin: str | None = "scripted") -> list[tuple[Path, Path, str]]:
     """The kit's labelled pairs from ``simlab/assets/pairs.csv``: ``(path_a, path_b, relation)``.
 
     ``relation`` is one of :data:`RELATIONS`, the kit's vocabulary:
 
-    - ``"near_duplicate"``: the same source photo, e.g. a photo and an altered copy of it (crop,
-      mirrored greyscale, colour shift, low-quality JPEG) or two copies of it;
-    - ``"same_subject"``: another photo of the same thing (the two motorcycle views, taken by
-      two cameras at one moment);
+    - ``"near_duplicate"``: the same source photo, e.g. a photo and a copy of it (a crop, a
+      recolouring, a re-encoding) or two copies of it;
+    - ``"same_subject"``: another photo of the same thing (two views of a motorcycle, a box alone
+      and in a cluttered scene);
     - ``"different"``: anything else.
 
-    ("Same person", lesson 03, is a third question: other photos of one human being.)
+    ``origin`` picks the pairs: ``"scripted"`` (default: the kit's photos and the copies
+    ``build_assets.py`` made of them, a controlled experiment: crop, mirrored greyscale, colour
+    shift with an 8-degree turn, low-resolution JPEG), ``"real"`` (copies other people made and
+    real photos of one subject, in ``simlab/assets/real/``; see ``ATTRIBUTION.md``) or ``None``
+    (both). ("Same person", lesson 03, is a third question: other photos of one human being.)
+    Raises ``ValueError`` for another origin, or a ``pairs.csv`` with an unknown relation.
+
+    Examples
+    --------
+    >>> from collections import Counter
+    >>> from simlab.images import labelled_pairs
+    >>> Counter(relation for _, _, relation in labelled_pairs("real"))
+    Counter({'different': 56, 'near_duplicate': 18, 'same_subject': 10})
     """
+    if origin is not None and origin not in ORIGINS:
+        raise ValueError(f"origin={origin!r}: choose one of {', '.join(ORIGINS)}, or None for both")
     with open(ASSETS / "pairs.csv", newline="") as f:
-        rows = [(ASSETS / r["a"], ASSETS / r["b"], r["relation"]) for r in csv.DictReader(f)]
+        rows = [(ASSETS / r["a"], ASSETS / r["b"], r["relation"]) for r in csv.DictReader(f)
+                if origin is None or r["origin"] == origin]
     unknown = {r for _, _, r in rows} - set(RELATIONS)
     if unknown:
         raise ValueError(f"{ASSETS / 'pairs.csv'}: unknown relation(s) {sorted(unknown)}; "
@@ -235,6 +255,37 @@ def source_photo(path) -> str:
     other file is its own source (``photos/coffee.jpg`` -> ``"coffee"``).
     """
     return Path(path).stem.split("__")[0]
+
+
+def source_groups(pairs) -> dict[str, str]:
+    """The source photo of every file in ``pairs``, mapped to the group of photos it belongs to.
+
+    Photos linked by a pair whose relation is not ``"different"`` (copies of one photo, two photos
+    of one subject) are one group, named by its first source photo in sorted order: the unit to
+    resample or to split by, since their pairs are not independent evidence. ``pairs`` are tuples
+    ``(path_a, path_b[, relation])`` as :func:`labelled_pairs` gives them; a pair without a
+    relation links nothing. Raises ``ValueError`` when a pair has fewer than two items.
+
+    Examples
+    --------
+    >>> from simlab.images import source_groups
+    >>> source_groups([("box.png", "box_in_scene.png", "same_subject"), ("box.png", "cat.jpg", "different")])
+    {'box': 'box', 'box_in_scene': 'box', 'cat': 'cat'}
+    """
+    if any(len(p) < 2 for p in pairs):
+        raise ValueError("each pair must start with two image paths, e.g. (path_a, path_b, relation)")
+    parent: dict[str, str] = {}
+
+    def root(name: str) -> str:  # union-find: the representative of the linked source photos
+        while parent.setdefault(name, name) != name:
+            name = parent[name]
+        return name
+
+    for p in pairs:
+        a, b = root(source_photo(p[0])), root(source_photo(p[1]))
+        if len(p) > 2 and p[2] != "different" and a != b:
+            parent[max(a, b)] = min(a, b)
+    return {name: root(name) for name in sorted(parent)}
 
 
 def split_pairs(pairs, seed: int = 0) -> tuple[list, list]:
@@ -261,29 +312,17 @@ def split_pairs(pairs, seed: int = 0) -> tuple[list, list]:
     groups of them) to split.
     """
     pairs = list(pairs)
-    if any(len(p) < 2 for p in pairs):
-        raise ValueError("each pair must start with two image paths, e.g. (path_a, path_b, relation)")
-    parent: dict[str, str] = {}
-
-    def group(name: str) -> str:  # union-find: the representative of the linked source photos
-        while parent.setdefault(name, name) != name:
-            name = parent[name]
-        return name
-
-    for p in pairs:
-        a, b = group(source_photo(p[0])), group(source_photo(p[1]))
-        if len(p) > 2 and p[2] != "different" and a != b:
-            parent[max(a, b)] = min(a, b)
+    group_of = source_groups(pairs)
     members: dict[str, set[str]] = {}
-    for name in list(parent):
-        members.setdefault(group(name), set()).add(name)
+    for name, g in group_of.items():
+        members.setdefault(g, set()).add(name)
     if len(members) < 2:
         raise ValueError(f"the pairs show {len(members)} source photo(s) or linked group(s); "
                          "a split by source photo needs at least two")
     linked = {g: 0 for g in members}
     for p in pairs:
         if len(p) > 2 and p[2] != "different":
-            linked[group(source_photo(p[0]))] += 1
+            linked[group_of[source_photo(p[0])]] += 1
     rng = random.Random(seed)
     order = sorted(members)
     rng.shuffle(order)

@@ -147,6 +147,12 @@ class Threshold(NamedTuple):
     recall: float  #: of the pairs that are "same", the fraction called so
     curve: tuple  #: (precision, recall, thresholds) of ``sklearn.metrics.precision_recall_curve``
 
+    @property
+    def f1(self) -> float:
+        """2PR / (P + R) at the chosen threshold (0 when P + R is 0)."""
+        total = self.precision + self.recall
+        return 2 * self.precision * self.recall / total if total else 0.0
+
 
 def _labelled_scores(scores, same) -> tuple[np.ndarray, np.ndarray]:
     """``scores`` as a finite 1-D float array and ``same`` as a bool array of the same length."""
@@ -159,22 +165,31 @@ def _labelled_scores(scores, same) -> tuple[np.ndarray, np.ndarray]:
     return scores, same
 
 
-def best_threshold(scores, same) -> Threshold:
+def best_threshold(scores, same, *, sample_weight=None) -> Threshold:
     """The similarity threshold with the best F1 on labelled pairs.
 
     ``scores`` is a 1-D array of similarities (higher = more alike; negate distances first),
     ``same`` a bool array of the same length, True where the pair really is the same. Every
     distinct score is tried as a threshold (``scores >= t`` means "same") and the one with the
-    highest F1 = 2PR / (P + R) wins. Returns a :class:`Threshold`; its ``curve`` feeds
+    highest F1 = 2PR / (P + R) wins (``.f1``). Returns a :class:`Threshold`; its ``curve`` feeds
     :func:`simlab.viz.show_precision_recall` (drop the final point: ``p[:-1], r[:-1], t``).
+    ``sample_weight`` (non-negative, one per pair) counts pairs that many times, as a bootstrap
+    round does (:func:`simlab.evaluation.group_bootstrap`).
 
     Raises ``ValueError`` when the lengths differ, a score is NaN or infinite, or ``same`` holds
     only one class (no threshold can be chosen from that).
+
+    Examples
+    --------
+    >>> from simlab.metrics import best_threshold
+    >>> t = best_threshold([0.9, 0.8, 0.7, 0.3], [True, True, False, False])
+    >>> t.value, t.f1
+    (0.8, 1.0)
     """
     scores, same = _labelled_scores(scores, same)
     if same.all() or not same.any():
         raise ValueError("same must contain both same (True) and different (False) pairs")
-    precision, recall, thresholds = precision_recall_curve(same, scores)
+    precision, recall, thresholds = precision_recall_curve(same, scores, sample_weight=sample_weight)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     i = int(np.argmax(f1[:-1]))  # the last point (P=1, R=0) has no threshold
     return Threshold(float(thresholds[i]), float(precision[i]), float(recall[i]),

@@ -504,3 +504,27 @@ def test_people_photos_errors():
         people_photos("nasa")
     with pytest.raises(ValueError, match="chelsea: not one of the kit's photos of people"):
         person_in("chelsea")
+
+
+# --- real pairs ---------------------------------------------------------------------------------
+
+
+def test_real_pairs_are_real_files_of_the_kits_vocabulary():
+    from simlab.images import ORIGINS, labelled_pairs, source_groups, source_photo
+
+    real, scripted, both = labelled_pairs("real"), labelled_pairs(), labelled_pairs(None)
+    assert len(both) == len(real) + len(scripted) and ORIGINS == ("scripted", "real")
+    counts = {r: sum(rel == r for _, _, rel in real) for r in RELATIONS}
+    assert counts == {"near_duplicate": 18, "same_subject": 10, "different": 56}
+    for a, b, relation in real:
+        assert load_image(a).size and load_image(b).size  # every file reads
+        if relation == "near_duplicate":  # copies of one photo share its name
+            assert source_photo(a) == source_photo(b)
+        else:
+            assert source_photo(a) != source_photo(b)
+    assert all("real" in (a.parent.name, b.parent.name) for a, b, _ in real)
+    groups = source_groups(real)
+    assert groups["box_in_scene"] == groups["box"] and groups["grace_hopper"] != groups["plumeria"]
+    assert len({groups[source_photo(a)] for a, _, rel in real if rel != "different"}) == 15  # 5 + 10 units
+    with pytest.raises(ValueError, match="origin='photos'"):
+        labelled_pairs("photos")

@@ -631,3 +631,14 @@ def test_precision_at_k_errors(relevant, k, match):
         precision_at_k(np.ones((1, 3)), [set()])
     with pytest.raises(ValueError, match="unknown metric"):
         precision_at_k(X, [set()] * 3, metric="hamming")
+
+
+def test_best_threshold_counts_weighted_pairs_as_copies():
+    from simlab.metrics import best_threshold
+
+    scores, same = np.array([0.9, 0.8, 0.7, 0.6, 0.3]), np.array([True, False, True, False, False])
+    weights = np.array([1, 3, 2, 1, 1])
+    weighted = best_threshold(scores, same, sample_weight=weights)
+    copies = best_threshold(np.repeat(scores, weights), np.repeat(same, weights))
+    assert (weighted.value, weighted.f1) == pytest.approx((copies.value, copies.f1))
+    assert best_threshold(scores, same).f1 != pytest.approx(weighted.f1)
