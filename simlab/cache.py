@@ -26,14 +26,27 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .weights import sha256_of
-
-__all__ = ["Lookup", "Store", "atomic_write", "cached_rows", "content_hash", "default_cache_dir", "restate"]
+__all__ = ["Lookup", "Store", "atomic_write", "cached_rows", "content_hash", "default_cache_dir", "restate",
+           "sha256_of"]
 
 COMPACT_ABOVE = 64  # more shards than this in one configuration are merged into one on load
 STALE_TEMP_S = 600  # a temporary file this old belongs to a run that died: remove it
 
-#: A file's key in the cache: the sha256 of its bytes (:func:`simlab.weights.sha256_of`).
+
+def sha256_of(path) -> str:
+    """The sha256 hex digest (64 characters) of the bytes of the file at ``path``.
+
+    Read in 1 MiB blocks, so large files do not fill the memory. Raises ``OSError`` (e.g.
+    ``FileNotFoundError``) when the file cannot be read.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+#: A file's key in the cache: the sha256 of its bytes.
 content_hash = sha256_of
 
 

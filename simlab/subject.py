@@ -318,7 +318,6 @@ def _person_confidence(img: Image.Image) -> np.ndarray:
 
 
 @functools.cache
-@functools.lru_cache(maxsize=1)
 def _face_anchors() -> np.ndarray:
     """Centres (x, y in [0, 1]) of BlazeFace short-range's 896 anchors: 2 per cell of a 16x16
     grid, then 6 per cell of an 8x8 grid (MediaPipe's SSD anchor options for this model)."""

