@@ -658,14 +658,23 @@ def check_nearest_by_stage(prediction, vectors: dict, names: list, query: str, t
     print(f"Measured: {target} is the nearest at {measured}. Your prediction ({guessed}) was {verdict}.")
 
 
-#: What each edit of the kit's variants changes, as the shallow stages see it.
+#: What each scripted edit of the kit's variants changes, as the stages see it (the edits are listed
+#: in lesson 01, section 8, and made by ``simlab/assets/build_assets.py``).
 EDIT_EFFECTS = {
-    "colour": "a colour shift changes how much of each colour the photo holds, which is what "
-              "the averaged shallow channels measure",
-    "crop": "a crop drops the borders but keeps the colours and textures of the rest",
-    "lowres": "a low-resolution copy loses fine detail, and fine edges are what shallow channels see",
-    "mirror_grey": "greyscale removes the colour and mirroring reverses the direction of every "
-                   "slanted edge: the two things the averaged shallow channels measure",
+    "colour": "the colour copy is more saturated and darker AND turned 8 degrees, with grey corners where "
+              "the turned photo leaves the frame: new colours and grey corners change how much of each "
+              "colour the photo holds, to which the averaged stage1 channels are most sensitive on the "
+              "kit's copies (a colour histogram misses these copies about as often), and the turn "
+              "tilts every edge",
+    "crop": "a crop drops the borders, and what they held, but keeps the colours and textures of the rest",
+    "lowres": "a copy at a third of the size keeps the colours (shrinking averages them), to which "
+              "the averaged stage1 channels are most sensitive, so stage1 finds it (and so does a colour "
+              "histogram); it loses the fine texture (JPEG quality 15 blurs it into blocks) that stage2 "
+              "and stage3 respond to, so those two stages miss it most; the deep stages, which see the "
+              "content, find it again",
+    "mirror_grey": "greyscale removes the colour, to which the averaged stage1 channels are most "
+                   "sensitive on the kit's copies (a colour histogram misses these copies too), and "
+                   "mirroring reverses the direction of every slanted edge",
 }
 
 
@@ -693,20 +702,25 @@ def edit_found_counts(vectors, names: list) -> dict:
     return {kind: tuple(counts[kind]) for kind in sorted(counts)}
 
 
-def check_hardest_edit(prediction, vectors: dict, names: list, stage: str = "stage1") -> None:
-    """Check a predict-first answer: which kind of copy ``stage`` misses most often.
+def check_hardest_edit(prediction, vectors: dict, names: list, stage: str = "stage1", answer=None) -> None:
+    """Check a predict-first answer: which kind of copy ``stage`` misses most often, and, when
+    ``answer`` is given, the student's own count of the copies found at ``stage``.
 
     ``vectors`` is ``{stage: array (N, d)}`` for the rows named in ``names`` (the kit's labelled
-    files, copies named ``"<original>__<edit>"``). Prints :func:`edit_found_counts` for every
-    stage, then the edit found least often at ``stage``, what that edit changes, and whether
-    ``prediction`` (one edit name) matched. A wrong prediction is not an error; a missing one, or
-    a name that is not an edit, raises :class:`ExerciseError`.
+    files, copies named ``"<original>__<edit>"``). ``answer`` is ``{edit: number found}``: for each
+    original, is its copy of that edit among its nearest rows by cosine (as many rows as it has
+    copies, the original itself left out)? Prints :func:`edit_found_counts` for every stage, then
+    the edit found least often at ``stage``, what that edit changes, and whether ``prediction``
+    (one edit name) matched. A wrong prediction is not an error; a missing one, a name that is not
+    an edit, or a wrong count raises :class:`ExerciseError`.
     """
     table = {s: edit_found_counts(X, names) for s, X in vectors.items()}
     kinds = list(table[stage])
     if not isinstance(prediction, str) or prediction not in kinds:
         raise ExerciseError(f"write your prediction first: one of {', '.join(map(repr, kinds))}, "
                             f"not {prediction!r}")
+    if answer is not None:
+        _check_edit_counts(answer, table[stage], stage)
     print("copies found among their original's nearest files (k = its number of copies):")
     print(f"{'edit':12}" + "".join(f"{s:>8}" for s in table))
     for kind in kinds:
@@ -719,6 +733,26 @@ def check_hardest_edit(prediction, vectors: dict, names: list, stage: str = "sta
           f"Your prediction ({prediction}) was {verdict}.")
     for kind in hardest:
         print(f"Why: {EDIT_EFFECTS.get(kind, 'see what the edit changes')}.")
+
+
+def _check_edit_counts(answer, counts: dict, stage: str) -> None:
+    """``answer`` ({edit: found}) against ``counts`` ({edit: (found, total)}) of :func:`edit_found_counts`."""
+    if not isinstance(answer, dict) or sorted(map(str, answer)) != sorted(counts):
+        raise ExerciseError("answer with one count per edit: a dict with the keys "
+                            f"{', '.join(map(repr, counts))}")
+    for kind, (found, total) in counts.items():
+        got = answer[kind]
+        if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
+            raise ExerciseError(f"{kind}: give a whole number of copies found (0 to {total}), not {got!r}")
+        if got == total - found and got != found:
+            raise ExerciseError(f"{kind}: {got} is the number of copies MISSED at {stage}; count the ones "
+                                "found among their original's nearest files")
+        if got != found:
+            raise ExerciseError(f"{kind}: {got} found is not what {stage} gives. For each original, rank "
+                                "the other files by cosine (leave the original itself out), take as many "
+                                "as it has copies, and count its copies of that edit among them")
+    found = ", ".join(f"{kind} {f} of {t}" for kind, (f, t) in counts.items())
+    _correct(f"your counts at {stage} match: {found}.")
 
 
 def check_nearest_photo(answer, backbone: Backbone, photo, gallery: dict,

@@ -488,6 +488,33 @@ def test_check_hardest_edit(capsys):
         check_hardest_edit(None, vectors, _EDIT_NAMES)
 
 
+def test_check_hardest_edit_checks_the_students_counts(capsys):
+    from simlab.exercises import check_hardest_edit
+
+    vectors = {"stage1": _EDIT_VECTORS}
+    check_hardest_edit("grey", vectors, _EDIT_NAMES, answer={"crop": 2, "grey": 1})
+    out = capsys.readouterr().out
+    assert out.startswith("Correct: your counts at stage1 match: crop 2 of 2, grey 1 of 2.")
+    assert "Your prediction (grey) was right." in out
+    with pytest.raises(ExerciseError, match="grey: 2 found is not what stage1 gives"):
+        check_hardest_edit("grey", vectors, _EDIT_NAMES, answer={"crop": 2, "grey": 2})
+    with pytest.raises(ExerciseError, match="crop: 0 is the number of copies MISSED"):
+        check_hardest_edit("grey", vectors, _EDIT_NAMES, answer={"crop": 0, "grey": 1})
+    with pytest.raises(ExerciseError, match="a dict with the keys 'crop', 'grey'"):
+        check_hardest_edit("grey", vectors, _EDIT_NAMES, answer={"crop": 2})
+    with pytest.raises(ExerciseError, match="crop: give a whole number"):
+        check_hardest_edit("grey", vectors, _EDIT_NAMES, answer={"crop": "2", "grey": 1})
+    with pytest.raises(ExerciseError, match="write your prediction first"):  # the prediction comes first
+        check_hardest_edit(None, vectors, _EDIT_NAMES, answer={"crop": 2, "grey": 1})
+
+
+def test_edit_effects_say_what_the_scripted_edits_do():
+    from simlab.exercises import EDIT_EFFECTS
+
+    assert "turned 8 degrees" in EDIT_EFFECTS["colour"] and "grey corners" in EDIT_EFFECTS["colour"]
+    assert "so stage1 finds it" in EDIT_EFFECTS["lowres"]  # lesson 01: stage1 finds 8 of 8 lowres copies
+
+
 def test_check_nearest_photo(random_mobilenet, capsys):
     from simlab import embed_stages
     from simlab.exercises import check_nearest_photo

@@ -35,6 +35,7 @@ ALLOWED = {
 ALLOWED_IN: dict[str, set[str]] = {
     "01_feature_extraction": {
         "112", "28",  # the theory's pyramid: stage sides for a 224 input (measured in section 2)
+        "95",  # the intervals' coverage, a setting (95 %)
     },
     "02_similarity_metrics": {"60", "40"},  # the estimated minutes for the lesson and the exercises
     "03_subject_similarity": {
