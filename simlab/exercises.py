@@ -548,11 +548,11 @@ def check_hash_f1(answer, prediction, pairs) -> None:
     prediction = _prediction(prediction, tuple(HASH_METHODS), "prediction_6")
     same = np.array([relation == "near_duplicate" for *_, relation in pairs])
     files = {f for a, b, _ in pairs for f in (a, b)}
-    expected = {}
+    expected, distances = {}, {}
     for method in HASH_METHODS:
         bits = {f: hash_bits(f, method=method) for f in files}
-        distance = np.array([hamming_distance(bits[a], bits[b]) for a, b, _ in pairs], dtype=float)
-        expected[method] = _best_f1(-distance, same)
+        distances[method] = np.array([hamming_distance(bits[a], bits[b]) for a, b, _ in pairs], dtype=float)
+        expected[method] = _best_f1(-distances[method], same)
     answer = dict(answer)
     if sorted(answer) != sorted(expected):
         raise ExerciseError(f"give one best F1 for each method: {', '.join(expected)}")
@@ -563,7 +563,15 @@ def check_hash_f1(answer, prediction, pairs) -> None:
                                 "(negate the Hamming distance: a small distance means alike)")
     best = max(expected, key=expected.get)
     table = ", ".join(f"{m} {v:.2f}" for m, v in expected.items())
-    _correct(f"{table}: {best} is best on these pairs. {_verdict(prediction, best)}")
+    why = "; ".join(f"with {m} the near-duplicates change a median of {np.median(distances[m][same]):.0f} "
+                    f"bits of 64 and different photos {np.median(distances[m][~same]):.0f}"
+                    for m in dict.fromkeys([best, prediction]))
+    if best == "ahash":  # the kit's pairs: most copies are cropped, turned or mirrored
+        why += ("; ahash keeps a coarse 8x8 map of where the photo is bright, pHash its slow waves, "
+                "which every crop and turn shifts (lesson 02, section 3)")
+    _correct(f"the four best F1 values are right: {table}. {best} is best on these pairs. "
+             f"{_verdict(prediction, best)} Why: {why}. A hash finds copies when they keep most of "
+             "their bits and different photos do not.")
 
 
 def check_copy_scores(answer, original, copies: dict, backbone: Backbone, cosine_threshold: float,

@@ -383,6 +383,8 @@ def test_hash_f1_compares_the_methods(capsys):
     check_hash_f1(answer, "dhash", _hash_pairs())
     out = capsys.readouterr().out
     assert "phash 1.00, dhash 1.00" in out and "phash is best" in out and "(dhash) was not right" in out
+    assert out.startswith("Correct: the four best F1 values are right")
+    assert "Why: with phash the near-duplicates change a median of" in out and "; with dhash" in out
     with pytest.raises(ExerciseError, match="one best F1 for each method"):
         check_hash_f1({"phash": 1.0}, "phash", _hash_pairs())
     with pytest.raises(ExerciseError, match="ahash: expected a best F1 of 1.00, got 0.50"):

@@ -37,7 +37,12 @@ ALLOWED_IN: dict[str, set[str]] = {
         "112", "28",  # the theory's pyramid: stage sides for a 224 input (measured in section 2)
         "95",  # the intervals' coverage, a setting (95 %)
     },
-    "02_similarity_metrics": {"60", "40"},  # the estimated minutes for the lesson and the exercises
+    "02_similarity_metrics": {
+        "60", "40",  # the estimated minutes for the lesson and the exercises
+        "95",  # the intervals' coverage, a setting (95 %)
+        "320", "82", "90", "15",  # build_assets.py's edits: 320 px copies, crop ends at 82 % / 90 %, JPEG q15
+        "45",  # Pillow's hopper_45.png: its maker turned it 45 degrees
+    },
     "03_subject_similarity": {
         "90",  # the estimated time in minutes
         "95",  # the intervals' coverage, a setting (95 %)
