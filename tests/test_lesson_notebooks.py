@@ -53,7 +53,14 @@ ALLOWED_IN: dict[str, set[str]] = {
         "150", "29",  # the face network's input crop (150 x 150) and depth (29 layers), by design
         "40",  # the smallest face the HOG detector finds with one upsampling, in pixels
     },
-    "04_photo_collection": set(),
+    "04_photo_collection": {
+        "82", "90",  # the scripted crop keeps 12-82 % of the width, 8-90 % of the height (build_assets.py)
+        "2.2",  # the scripted colour copy's saturation factor (build_assets.py)
+        "15",  # the scripted low-resolution copy's JPEG quality (build_assets.py)
+        "320",  # every scripted copy is shrunk to at most 320 pixels a side (build_assets.py)
+        "45",  # Pillow's hopper_45.png is Grace Hopper's portrait turned 45 degrees (ATTRIBUTION.md)
+        "95",  # the intervals' coverage, a setting (95 %)
+    },
 }
 
 # A number: digits with optional thousands separators and decimals. Numbers glued to a letter or an
