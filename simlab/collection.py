@@ -3,9 +3,11 @@
 :func:`embed_folder` turns every image of a folder (or a list of paths) into a vector, as
 :func:`~simlab.features.embed` does for a few images, but built for hundreds of them:
 
-- decoding and preprocessing run in PyTorch ``DataLoader`` worker processes while the network
-  works on the previous batch (workers resize and crop to uint8 pixels; each batch is turned
-  into normalised floats at once, which costs a fraction of doing it per image);
+- decoding and preprocessing run in threads of this process, one per core, while the network
+  works on the previous batch (Pillow decodes without holding Python's lock; the threads resize
+  and crop to uint8 pixels; each batch is turned into normalised floats at once, which costs a
+  fraction of doing it per image): nothing to start, so a small folder starts at once, and the
+  cores go to decoding or to the network, whichever has more work (:func:`decode_threads`);
 - the network runs in ONNX Runtime when it is installed (``engine="auto"``, see
   :mod:`simlab.engines`: the same vectors to 1e-4, several times faster on a CPU), else PyTorch;
 - large JPEGs are decoded at a reduced scale by the JPEG decoder itself (``jpeg_draft``): a
@@ -33,6 +35,9 @@ from __future__ import annotations
 import functools
 import os
 import warnings
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +63,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 CACHE_FORMAT = 1  # bump when the shard layout or the meaning of a vector changes
 SHOW_FAILED = 5  # how many unreadable files the warning names
+AHEAD = 2  # batches decoded ahead of the forward pass by embed_folder's decoding threads
 #: The settings of torchvision's ImageClassification preprocessing; they are part of the cache key.
 _PREPROCESS_SETTINGS = ("resize_size", "crop_size", "mean", "std", "interpolation", "antialias")
 
@@ -154,9 +160,12 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
     a second run on an unchanged folder runs no network at all. Files that failed are tried
     again on every run. Identical files are embedded once.
 
-    ``batch_size`` images go through the network together; ``num_workers`` processes decode
-    and preprocess them meanwhile (default: see :func:`thread_split`; 0, and any run that fits
-    in one batch, does it all in this process). ``progress=False`` hides the progress bar.
+    ``batch_size`` images go through the network together while the next ones are decoded and
+    preprocessed. By default (``num_workers=None``) threads of this process do that, one per core
+    (:func:`decode_threads`); ``num_workers`` asks for that many PyTorch ``DataLoader`` worker
+    processes instead (as does a ``mask_method``, see :func:`thread_split`); 0, and any run of
+    those that fits in one batch, decodes in the calling thread. ``progress=False`` hides the
+    progress bar.
 
     ``jpeg_draft=True`` decodes a JPEG at least four times the size the network needs at the
     JPEG decoder's reduced scale (1/2, 1/4, 1/8) that still keeps twice that size, then resizes
@@ -167,7 +176,7 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
 
     ``engine``: ``"auto"`` (ONNX Runtime when installed, else PyTorch), ``"onnx"`` or
     ``"torch"`` (see :mod:`simlab.engines`); the exported graph is kept in ``<cache_dir>/onnx``
-    (in memory with ``cache_dir=None``).
+    (with ``cache_dir=None``, in memory: exported once per process).
 
     ``client``: a ``dask.distributed.Client`` runs the batches on its cluster's workers instead
     (see :mod:`simlab.cluster`): one task per batch of ``batch_size`` paths, each worker builds
@@ -275,24 +284,61 @@ def image_paths(folder_or_paths) -> list[Path]:
     return paths
 
 
+def decode_threads(cores: int | None = None) -> tuple[int, int]:
+    """``(decoding threads, ONNX Runtime threads)`` for ``embed_folder``: one of each per CPU core.
+
+    Both run in this process. Pillow decodes and resizes without holding Python's lock, so
+    decoding threads work in parallel as worker processes would, but start in microseconds (a
+    DataLoader worker takes ~0.1 s: more than a small folder's decoding) and hand over their
+    pixels without a copy. ONNX Runtime's threads sleep when idle instead of spinning, so the
+    operating system gives the cores to whichever side has work: both to decoding when it
+    dominates (a 12-MP JPEG takes ~35 ms on one core even at reduced size, its forward pass
+    ~10 ms), both to the network when decoding is cheap (~5-8 ms for a 1024 x 768 JPEG). No
+    photo-size rule beats this. Measured on 2 cores (MobileNetV2, batch 16), ms per photo, median
+    of 9 interleaved rounds started on an idle machine, decoding threads x ONNX Runtime threads,
+    against the default before (1 DataLoader worker process x 1 thread; a single batch all in
+    the calling thread) and ``load_image(path, reduce_to=512)`` alone on one core:
+
+    - 64 12-MP JPEGs: 2 x 2 29.7, 3 x 2 29.7, 2 x 1 30.4, before 47.2; one-core decode 37.2;
+    - 16 12-MP JPEGs: 2 x 2 29.8, 3 x 2 31.5, 2 x 1 37.2, before 48.3; one-core decode 39.0;
+    - 64 JPEGs of 1024 x 768: 3 x 2 14.3, 2 x 2 14.4, 2 x 1 15.9, before 20.3;
+    - 16 JPEGs of 1024 x 768: 3 x 2 14.8, 2 x 2 15.7, 2 x 1 21.0, before 19.2.
+
+    ``engine="torch"`` keeps PyTorch's own thread count (64 12-MP photos: 56 ms per photo with
+    decoding threads, 69 before).
+    """
+    cores = cores or _cores()
+    return cores, cores
+
+
+def _cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def thread_split(engine: str, cores: int | None = None) -> tuple[int, int]:
-    """``(DataLoader workers, ONNX Runtime threads)`` for ``embed_folder`` on ``cores`` CPU cores.
+    """``(DataLoader workers, ONNX Runtime threads)`` when ``embed_folder`` decodes in worker processes.
+
+    It does with a ``mask_method`` (segmenting a photo takes far longer than starting a process,
+    and not every segmenter is safe to share between threads), with this many workers, and with
+    ``num_workers`` workers when that is given; otherwise it decodes in threads of its own process
+    (:func:`decode_threads`).
 
     Half the cores decode (worker processes), the other half run the network (ONNX Runtime's
-    threads do not busy-wait between layers when workers run). Once ONNX Runtime is 5x faster
-    than PyTorch eager, decoding a photo (2.7 ms for the kit's, 20-25 ms for a 12-MP photo even
-    with reduced-size decoding) costs as much as its forward pass, so both need their own core.
-    Measured on 2 cores by ``bench/collection.py``, images/s with workers x threads, on a machine
-    shared with other jobs (the ranking moves with their load):
+    threads do not busy-wait between layers when workers run). Measured on 2 cores by
+    ``bench/collection.py``, images/s with workers x threads, on a machine shared with other jobs
+    (the ranking moves with their load):
 
     - album, load 9-15: 1 x 1 22.8, 1 x 2 15.8, 0 x 2 14.7, 2 x 1 14.3, 2 x 2 10.0;
     - album, load ~3: 1 x 1 49.7, 1 x 2 43.1, 2 x 2 42.2, 2 x 1 38.4, 0 x 2 28.9;
     - album, load ~3 falling: 0 x 2 109.8, 1 x 2 99.0, 2 x 2 90.8, 1 x 1 79.1, 2 x 1 75.1;
     - 12-MP photos, load ~3: 1 x 1 20.5, 0 x 2 20.4, 1 x 2 17.7, 2 x 1 14.5, 2 x 2 10.9.
 
-    1 x 1 was best or tied in three of four runs and is the default on 2 cores. With more cores
-    the halves give e.g. 4 workers and 4 threads on 8 cores (not measured here). ``engine="torch"``
-    keeps PyTorch's own thread count; only the workers follow this split.
+    1 x 1 was best or tied in three of four runs. ``engine="torch"`` keeps PyTorch's own thread
+    count; only the workers follow this split.
     """
     cores = cores or os.cpu_count() or 1
     if cores <= 1:
@@ -353,7 +399,8 @@ def _store(root: Path, config: dict, channels: int, weights_origin: str) -> Stor
 class _Images(Dataset):
     """Item i: ``(i, Tensor[3, H, W] or None, subject weights Tensor[H, W] or None, error or None)``.
 
-    Runs in the DataLoader's worker processes: load, segment (with a mask method), preprocess.
+    Runs in decoding threads or in the DataLoader's worker processes: load, segment (with a mask
+    method), preprocess.
     """
 
     def __init__(self, paths: list[Path], bb: Backbone, mask_method, reduce_to: int | None = None):
@@ -420,17 +467,14 @@ def _run(bb, stage_name, pool, mask_method, paths, keys, store, batch_size, num_
          reduce_to, engine, cache_dir):
     """Embed ``paths`` (one per key); returns ``({key: vector}, {key: error message})``."""
     embed = Embedder(bb, stage_name, engine, cache_dir=onnx_cache_dir(cache_dir))
-    workers, threads = thread_split(embed.engine)
-    workers = workers if num_workers is None else num_workers
-    if len(paths) <= batch_size:
-        workers = 0  # a single batch: nothing to overlap, and starting workers costs time
-    if workers and embed.engine == "onnx":
-        embed.threads, embed.spinning = threads, False  # leave the cores to the workers between layers
-    loader = DataLoader(_Images(paths, bb, mask_method, reduce_to), batch_size=batch_size,
-                        num_workers=workers, collate_fn=_collate)
+    images = _Images(paths, bb, mask_method, reduce_to)
+    if num_workers is None and mask_method is None:
+        batches = _decoded_in_threads(images, embed, batch_size)
+    else:
+        batches = _decoded_in_processes(images, embed, batch_size, num_workers)
     vectors, errors = {}, {}
-    with tqdm(total=len(paths), unit="img", desc="embedding", disable=not progress) as bar:
-        for batch in loader:
+    with closing(batches), tqdm(total=len(paths), unit="img", desc="embedding", disable=not progress) as bar:
+        for batch in batches:
             for i, reason in batch["errors"]:
                 errors[keys[i]] = reason
             if batch["index"]:
@@ -441,3 +485,35 @@ def _run(bb, stage_name, pool, mask_method, paths, keys, store, batch_size, num_
                     store.write(done, rows)
             bar.update(len(batch["index"]) + len(batch["errors"]))
     return vectors, errors
+
+
+def _decoded_in_threads(images: _Images, embed: Embedder, batch_size: int):
+    """The batches of ``images``, decoded by threads of this process (see :func:`decode_threads`)."""
+    decoders, threads = decode_threads()
+    decoders = min(decoders, len(images))
+    if embed.engine == "onnx":
+        embed.threads, embed.spinning = threads, False  # idle threads sleep: decoding needs the cores
+    n = len(images)
+    pool = ThreadPoolExecutor(decoders, thread_name_prefix="simlab-decode")
+    pending: deque = deque()  # the next batches, being decoded: at most AHEAD + 1
+    try:
+        for start in range(0, n, batch_size):
+            pending.append([pool.submit(images.__getitem__, i)
+                            for i in range(start, min(start + batch_size, n))])
+            if len(pending) > AHEAD:
+                yield _collate([item.result() for item in pending.popleft()])
+        while pending:
+            yield _collate([item.result() for item in pending.popleft()])
+    finally:  # also when the caller stops early (an error, a KeyboardInterrupt): drop what is queued
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _decoded_in_processes(images, embed, batch_size, num_workers):
+    """The batches of ``images`` from a DataLoader, decoded by worker processes."""
+    workers, threads = thread_split(embed.engine)
+    workers = workers if num_workers is None else num_workers
+    if len(images) <= batch_size:
+        workers = 0  # a single batch: nothing to overlap, and starting workers costs time
+    if workers and embed.engine == "onnx":
+        embed.threads, embed.spinning = threads, False  # leave the cores to the workers between layers
+    yield from DataLoader(images, batch_size=batch_size, num_workers=workers, collate_fn=_collate)

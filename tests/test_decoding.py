@@ -88,6 +88,15 @@ def test_the_engine_is_not_part_of_the_cache_key(tmp_path, backbone, monkeypatch
         embed_folder(folder, backbone, engine="gpu")
 
 
+def test_decoding_threads_and_network_threads_one_per_core():
+    from simlab.collection import decode_threads
+
+    assert decode_threads(1) == (1, 1)
+    assert decode_threads(2) == (2, 2)
+    decoders, threads = decode_threads()
+    assert decoders >= 1 and threads >= 1
+
+
 def test_the_thread_split_uses_every_core_once():
     from simlab.collection import thread_split
 
