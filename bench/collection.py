@@ -21,9 +21,10 @@ What it measures, in one run, CPU:
    RATIOs are against "torch, as before" and against the bare ONNX forward pass; peak memory is
    this process's high-water mark above its size before the run (VmHWM, reset through
    ``/proc/self/clear_refs``; DataLoader workers are separate processes and not included).
-   Then the scheduling of ``embed_folder`` on the album (onnx + draft): decoding threads x ONNX
-   Runtime threads (the default, ``simlab.collection.decode_threads``), and DataLoader worker
-   processes x ONNX Runtime threads (``num_workers=``, ``simlab.collection.thread_split``).
+   Then the scheduling of ``embed_folder`` on the album (onnx + draft): 1 to 3 threads that
+   each decode and embed whole batches (the default: one per core,
+   ``simlab.collection.embedding_threads``), and DataLoader worker processes x ONNX Runtime
+   threads (``num_workers=``, ``simlab.collection.thread_split``).
    Finally the cache: a second run on the unchanged album reads every vector from the cache.
 2. **Search** in N = 100,000 and 1,000,000 synthetic unit vectors of dimension 256 that cluster
    like image embeddings (``simlab.search.synthetic_embeddings``), 1,000 held-out queries, k = 10:
@@ -52,10 +53,11 @@ What it measures, in one run, CPU:
 
    - **reduced decode, one core**: ``load_image(path, reduce_to=512)`` for each photo in turn,
      the reference (target: the kit at most this per photo on 12-MP photos);
-   - **kit before**: ``embed_folder`` with the scheduling it had before decoding threads:
+   - **kit before**: ``embed_folder`` with the scheduling it had before threads:
      ``num_workers`` DataLoader worker processes as ``thread_split`` gives (1 x 1 ONNX Runtime
      thread on 2 cores; a single batch all in this process);
-   - **kit now**: ``embed_folder(folder)`` as it is (decoding threads);
+   - **kit now**: ``embed_folder(folder)`` as it is (a thread per core, each decoding and
+     embedding whole batches);
    - **imagededup** 0.3.3 (``pip install -e '.[bench]'``; skipped, and said so, without it), the
      tool a user would pick instead: ``CNN().encode_images(image_dir=folder)`` with its default
      model (MobileNetV3-small cut at the average pooling) and its default workers (0: decoding
@@ -106,7 +108,7 @@ DIM, QUERIES, K = 256, 1000, 10
 IVF_NPROBE = (8, 32)  # cells searched, of build_index's default nlist = 4 sqrt(N)
 HNSW_EF = (64, 128)  # candidates kept while searching the graph (build_index's default M = 32)
 SPLITS = ((0, 2), (1, 1), (1, 2), (2, 1), (2, 2))  # (DataLoader workers, ONNX Runtime threads)
-THREAD_SPLITS = ((2, 1), (2, 2), (3, 2))  # (decoding threads, ONNX Runtime threads)
+THREADS = (1, 2, 3)  # embed_folder's threads, each decoding and embedding whole batches
 
 
 # ------------------------------------------------------------------------------ 1. a folder
@@ -182,14 +184,14 @@ def bench_folder_kind(backbone, title: str, paths: list[Path]) -> float:
 
 
 def bench_split(backbone, paths: list[Path]) -> None:
-    print(f"\n   scheduling, album, onnx + draft ({torch.get_num_threads()} torch threads; default: decoding "
-          f"threads x ONNX Runtime threads {simlab.collection.decode_threads()}):")
-    real_threads, real_split = simlab.collection.decode_threads, simlab.collection.thread_split
+    print(f"\n   scheduling, album, onnx + draft ({torch.get_num_threads()} torch threads; default: "
+          f"{simlab.collection.embedding_threads()} threads, each decoding and embedding whole batches):")
+    real_threads, real_split = simlab.collection.embedding_threads, simlab.collection.thread_split
     try:
-        for decoders, threads in THREAD_SPLITS:
-            simlab.collection.decode_threads = lambda cores=None, s=(decoders, threads): s
+        for threads in THREADS:
+            simlab.collection.embedding_threads = lambda cores=None, t=threads: t
             seconds, _ = _best(lambda: embed_folder(paths, backbone, cache_dir=None, progress=False))
-            print(f"   {decoders} decoding threads x {threads} threads: {len(paths) / seconds:6.1f} images/s")
+            print(f"   {threads} threads, a batch each:      {len(paths) / seconds:6.1f} images/s")
         for workers, threads in SPLITS:
             simlab.collection.thread_split = lambda engine, cores=None, s=(workers, threads): s
             job = lambda w=workers: embed_folder(paths, backbone, cache_dir=None,  # noqa: E731
@@ -197,7 +199,7 @@ def bench_split(backbone, paths: list[Path]) -> None:
             seconds, _ = _best(job)
             print(f"   {workers} worker processes x {threads} threads: {len(paths) / seconds:6.1f} images/s")
     finally:
-        simlab.collection.decode_threads, simlab.collection.thread_split = real_threads, real_split
+        simlab.collection.embedding_threads, simlab.collection.thread_split = real_threads, real_split
 
 
 def bench_folder() -> None:
@@ -434,7 +436,7 @@ def imagededup_encoder():
 
 
 def bench_phone() -> None:
-    """The kit before and after decoding threads, a one-core decode, and imagededup (issue 19)."""
+    """The kit before and now, a one-core reduced decode, and imagededup, on phone and web photos."""
     backbone = load_backbone("mobilenet_v2")
     stage = backbone.stages[-1].name
     reduce_to = 2 * max(backbone.transform.resize_size)
@@ -445,7 +447,8 @@ def bench_phone() -> None:
           f"{torch.get_num_threads()}")
     print(f"   before: {before_workers} DataLoader worker process(es) x {before_threads} ONNX Runtime "
           f"thread(s) (num_workers={before_workers}; one batch: all in this process); now: "
-          f"{simlab.collection.decode_threads()} decoding threads x ONNX Runtime threads in this process")
+          f"{simlab.collection.embedding_threads()} threads of this process, each decoding and embedding "
+          "whole batches (ONNX Runtime on one thread)")
     print(f"   reference: load_image(path, reduce_to={reduce_to}) alone, one photo after the other "
           "(one core)")
     print(f"   peer: {note}")

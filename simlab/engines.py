@@ -41,7 +41,7 @@ import torch
 from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from .backbones import Backbone, Stage
+from .backbones import BUILD_LOCK, Backbone, Stage
 from .cache import atomic_write, default_cache_dir
 from .features import extract_features, masked_pool, pool_map
 
@@ -332,6 +332,10 @@ class Embedder:
 
     def _export(self, size) -> bytes:
         """Export the backbone up to the stage: input ``images`` (N, 3, H, W), output ``features``."""
+        with BUILD_LOCK:  # tracing, twice: one thread at a time
+            return self._traced_export(size)
+
+    def _traced_export(self, size) -> bytes:
         stage = self.stage
         truncated = _Truncated(create_feature_extractor(self.backbone.model, {stage.node: "features"}))
         h, w = size if size is not None else (224, 224)  # any size: the graph takes all

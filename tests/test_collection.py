@@ -476,12 +476,12 @@ def jpegs_of_several_sizes(tmp_path) -> list[Path]:
 
 
 @pytest.mark.parametrize("engine", ["onnx", "torch"])
-def test_decoding_threads_give_the_vectors_of_embed_for_jpegs_of_several_sizes(
+def test_threads_give_the_vectors_of_embed_for_jpegs_of_several_sizes(
         jpegs_of_several_sizes, backbone, engine, monkeypatch):
     spy = Spy(monkeypatch)
     paths = jpegs_of_several_sizes
     full = embed_folder(paths, backbone, cache_dir=None, batch_size=2, progress=False, engine=engine,
-                        jpeg_draft=False)  # 4 batches, decoded ahead of the forward pass
+                        jpeg_draft=False)  # 4 batches on the threads
     assert full.paths == paths and not full.failed
     assert_same(full.vectors, embed(backbone, paths), atol=1e-4)
     drafted = embed_folder(paths, backbone, cache_dir=None, batch_size=3, progress=False, engine=engine)
@@ -489,8 +489,29 @@ def test_decoding_threads_give_the_vectors_of_embed_for_jpegs_of_several_sizes(
                               num_workers=0)  # the same decoding, in this thread
     assert_same(drafted.vectors, one_by_one.vectors, atol=1e-4)
     assert not spy.processes  # threads, not processes
-    assert all(n.startswith("simlab-decode") for n in spy.decoded_in[:2 * len(paths)])
+    assert all(n.startswith("simlab-embed") for n in spy.decoded_in[:2 * len(paths)])
     assert spy.decoded_in[-len(paths):] == ["MainThread"] * len(paths)  # num_workers=0
+
+
+def test_threads_on_a_fresh_backbone_trace_it_safely_and_agree_with_embed(folder, monkeypatch):
+    torch.manual_seed(1)
+    fresh = load_backbone("mobilenet_v2", weights=None)  # nothing traced yet: the first batch traces
+    spy = Spy(monkeypatch)
+    c = embed_folder(folder, fresh, cache_dir=None, batch_size=1, progress=False, engine="torch")
+    assert len(spy.decoded_in) == 8 and all(n.startswith("simlab-embed") for n in spy.decoded_in)
+    np.testing.assert_allclose(c.vectors, embed(fresh, c.paths, engine="torch"), rtol=1e-4, atol=1e-5)
+
+
+def test_even_batches_cover_every_photo_once_one_batch_per_thread_at_least():
+    assert collection._even_batches(16, 16, 2) == [range(0, 8), range(8, 16)]
+    assert collection._even_batches(1, 16, 2) == [range(0, 1)]
+    for n in range(1, 200, 7):
+        for batch_size, threads in ((16, 2), (5, 3), (1, 2), (32, 8)):
+            batches = collection._even_batches(n, batch_size, threads)
+            assert [i for b in batches for i in b] == list(range(n))
+            assert max(map(len, batches)) <= batch_size
+            assert len(batches) % threads == 0 or len(batches) == n  # every thread gets as many
+            assert max(map(len, batches)) - min(map(len, batches)) <= 1
 
 
 def test_small_and_large_folders_start_no_worker_process_by_default(folder, backbone, monkeypatch):
@@ -498,7 +519,7 @@ def test_small_and_large_folders_start_no_worker_process_by_default(folder, back
     one_batch = embed_folder(folder, backbone, cache_dir=None, progress=False)  # 8 photos, batch 16
     several = embed_folder(folder, backbone, cache_dir=None, batch_size=2, progress=False)
     assert spy.processes == []
-    assert len(spy.decoded_in) == 16 and all(n.startswith("simlab-decode") for n in spy.decoded_in)
+    assert len(spy.decoded_in) == 16 and all(n.startswith("simlab-embed") for n in spy.decoded_in)
     np.testing.assert_allclose(several.vectors, one_batch.vectors, rtol=1e-4, atol=1e-5)
 
 
@@ -511,7 +532,22 @@ def test_num_workers_is_honoured(folder, backbone, monkeypatch):
     assert_same(c.vectors, embed(backbone, c.paths))
 
 
-def test_a_run_that_fails_leaves_no_decoding_thread_behind(folder, backbone, monkeypatch):
+def test_a_preprocessing_of_one_s_own_is_not_run_on_the_threads(folder, backbone, monkeypatch):
+    import dataclasses
+
+    from torchvision import transforms
+
+    t = backbone.transform  # the same steps, as torchvision modules (they may not run while a thread traces)
+    own = dataclasses.replace(backbone.without_cache(), transform=transforms.Compose([
+        transforms.Resize(t.resize_size), transforms.CenterCrop(t.crop_size), transforms.ToTensor(),
+        transforms.Normalize(t.mean, t.std)]))
+    spy = Spy(monkeypatch)
+    c = embed_folder(folder, own, cache_dir=None, progress=False)  # one batch: in this thread
+    assert spy.decoded_in == ["MainThread"] * 8
+    assert_same(c.vectors, embed(own, c.paths), atol=1e-4)
+
+
+def test_a_run_that_fails_leaves_no_thread_behind(folder, backbone, monkeypatch):
     import threading
 
     calls = []
@@ -523,8 +559,8 @@ def test_a_run_that_fails_leaves_no_decoding_thread_behind(folder, backbone, mon
     monkeypatch.setattr(Embedder, "__call__", failing)
     with pytest.raises(RuntimeError, match="the forward pass failed"):
         embed_folder(folder, backbone, cache_dir=None, batch_size=1, progress=False)
-    assert calls == [1]
-    assert not [t for t in threading.enumerate() if t.name.startswith("simlab-decode")]
+    assert 1 <= len(calls) <= collection.embedding_threads() + 1  # batches still queued were dropped
+    assert not [t for t in threading.enumerate() if t.name.startswith("simlab-embed")]
 
 
 def test_the_onnx_export_is_not_repeated_in_one_process_without_a_cache(folder, backbone, monkeypatch):
