@@ -44,7 +44,7 @@ What it measures, in one run, CPU:
    + forward per image on one worker, and its share of a task. ``--skip-cluster`` leaves it out,
    ``--only-cluster`` runs only it.
 
-4. **Folders of phone and web photos** (``--phone`` runs only this part, about 5 minutes;
+4. **Folders of phone and web photos** (``--phone`` runs only this part, about 6 minutes;
    ``--skip-phone`` leaves it out): 16 and 64 JPEGs made from the kit's 13 photos, cropped to
    4032 x 3024 (12 MP, ~3 MB at quality 90) and to 1024 x 768 (web size), Lanczos, with
    Gaussian noise of sigma 6 so that they decode like real photos; no cache. In interleaved
