@@ -21,8 +21,10 @@ What it measures, in one run, CPU:
    RATIOs are against "torch, as before" and against the bare ONNX forward pass; peak memory is
    this process's high-water mark above its size before the run (VmHWM, reset through
    ``/proc/self/clear_refs``; DataLoader workers are separate processes and not included).
-   Then the worker/thread split of ``embed_folder`` on the album (onnx + draft): DataLoader
-   workers x ONNX Runtime threads, to pick the default (``simlab.collection.thread_split``).
+   Then the scheduling of ``embed_folder`` on the album (onnx + draft): 1 to 3 threads that
+   each decode and embed whole batches (the default: one per core,
+   ``simlab.collection.embedding_threads``), and DataLoader worker processes x ONNX Runtime
+   threads (``num_workers=``, ``simlab.collection.thread_split``).
    Finally the cache: a second run on the unchanged album reads every vector from the cache.
 2. **Search** in N = 100,000 and 1,000,000 synthetic unit vectors of dimension 256 that cluster
    like image embeddings (``simlab.search.synthetic_embeddings``), 1,000 held-out queries, k = 10:
@@ -42,7 +44,31 @@ What it measures, in one run, CPU:
    + forward per image on one worker, and its share of a task. ``--skip-cluster`` leaves it out,
    ``--only-cluster`` runs only it.
 
-Ratios are of two things measured in this run. Run from the project root (about 15 minutes on
+4. **Folders of phone and web photos** (``--phone`` runs only this part, about 6 minutes;
+   ``--skip-phone`` leaves it out): 16 and 64 JPEGs made from the kit's 13 photos, cropped to
+   4032 x 3024 (12 MP, ~3 MB at quality 90) and to 1024 x 768 (web size), Lanczos, with
+   Gaussian noise of sigma 6 so that they decode like real photos; no cache. In interleaved
+   rounds (in a new order each round, each round started once the CPUs are idle, if they become
+   so within a minute), ms per photo, median and best:
+
+   - **reduced decode, one core**: ``load_image(path, reduce_to=512)`` for each photo in turn,
+     the reference (target: the kit at most this per photo on 12-MP photos);
+   - **kit before**: ``embed_folder`` with the scheduling it had before threads:
+     ``num_workers`` DataLoader worker processes as ``thread_split`` gives (1 x 1 ONNX Runtime
+     thread on 2 cores; a single batch all in this process);
+   - **kit now**: ``embed_folder(folder)`` as it is (a thread per core, each decoding and
+     embedding whole batches);
+   - **imagededup** 0.3.3 (``pip install -e '.[bench]'``; skipped, and said so, without it), the
+     tool a user would pick instead: ``CNN().encode_images(image_dir=folder)`` with its default
+     model (MobileNetV3-small cut at the average pooling) and its default workers (0: decoding
+     in the calling process). ``CNN`` downloads the model's ImageNet weights, which cannot be
+     had offline, so the same architecture is built with random weights: the same layers and
+     arithmetic, so the same speed, but encodings that mean nothing (only speed is compared).
+     Both are warmed up first (the kit's ONNX graph exported, imagededup's model built), as in
+     a session that has embedded a folder before; the export a first call with
+     ``cache_dir=None`` pays once per process is printed on its own.
+
+Ratios are of two things measured in this run. Run from the project root (about 20 minutes on
 2 cores; ``--sizes`` with no number skips the search, ``--skip-folder`` the folders):
 
     .venv/bin/python bench/collection.py
@@ -51,14 +77,18 @@ Ratios are of two things measured in this run. Run from the project root (about 
 from __future__ import annotations
 
 import argparse
+import logging
 import math
+import os
 import re
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 import simlab.collection
 from simlab import load_backbone, samples
@@ -66,6 +96,7 @@ from simlab.augment import plant_duplicates
 from simlab.collection import embed_folder, image_files
 from simlab.engines import Embedder
 from simlab.features import extract_features, pool_map
+from simlab.images import load_image
 from simlab.metrics import top_k
 from simlab.search import build_index, recall_at_k, search, synthetic_embeddings
 
@@ -77,6 +108,7 @@ DIM, QUERIES, K = 256, 1000, 10
 IVF_NPROBE = (8, 32)  # cells searched, of build_index's default nlist = 4 sqrt(N)
 HNSW_EF = (64, 128)  # candidates kept while searching the graph (build_index's default M = 32)
 SPLITS = ((0, 2), (1, 1), (1, 2), (2, 1), (2, 2))  # (DataLoader workers, ONNX Runtime threads)
+THREADS = (1, 2, 3)  # embed_folder's threads, each decoding and embedding whole batches
 
 
 # ------------------------------------------------------------------------------ 1. a folder
@@ -152,17 +184,22 @@ def bench_folder_kind(backbone, title: str, paths: list[Path]) -> float:
 
 
 def bench_split(backbone, paths: list[Path]) -> None:
-    print(f"\n   worker/thread split, album, onnx + draft ({torch.get_num_threads()} torch threads, "
-          f"default {simlab.collection.thread_split('onnx')}):")
-    real = simlab.collection.thread_split
+    print(f"\n   scheduling, album, onnx + draft ({torch.get_num_threads()} torch threads; default: "
+          f"{simlab.collection.embedding_threads()} threads, each decoding and embedding whole batches):")
+    real_threads, real_split = simlab.collection.embedding_threads, simlab.collection.thread_split
     try:
+        for threads in THREADS:
+            simlab.collection.embedding_threads = lambda cores=None, t=threads: t
+            seconds, _ = _best(lambda: embed_folder(paths, backbone, cache_dir=None, progress=False))
+            print(f"   {threads} threads, a batch each:      {len(paths) / seconds:6.1f} images/s")
         for workers, threads in SPLITS:
             simlab.collection.thread_split = lambda engine, cores=None, s=(workers, threads): s
-            job = lambda: embed_folder(paths, backbone, cache_dir=None, progress=False)  # noqa: E731
+            job = lambda w=workers: embed_folder(paths, backbone, cache_dir=None,  # noqa: E731
+                                                 progress=False, num_workers=w)
             seconds, _ = _best(job)
-            print(f"   {workers} workers x {threads} threads: {len(paths) / seconds:6.1f} images/s")
+            print(f"   {workers} worker processes x {threads} threads: {len(paths) / seconds:6.1f} images/s")
     finally:
-        simlab.collection.thread_split = real
+        simlab.collection.embedding_threads, simlab.collection.thread_split = real_threads, real_split
 
 
 def bench_folder() -> None:
@@ -330,20 +367,197 @@ def bench_cluster() -> None:
               f"of 1 image: {overhead / (per_image + overhead):.1%}")
 
 
+# ------------------------------------------------------------------------------ 4. phone and web photos
+PHOTO_KINDS = {"12-MP phone photos (4032 x 3024)": (4032, 3024), "web-size photos (1024 x 768)": (1024, 768)}
+FOLDER_SIZES = (16, 64)
+NOISE = 6  # grey levels: sensor-like noise, so a 12-MP JPEG is ~3 MB and decodes like a real photo
+PHONE_ROUNDS = 5
+
+
+def noisy_photos(folder: Path, n: int, size: tuple[int, int], seed: int = 0) -> list[Path]:
+    """``n`` JPEGs (quality 90) of the kit's photos, cropped to ``size`` (or its transpose, for
+    portrait photos), resized with Lanczos, with Gaussian noise of ``NOISE`` grey levels; in
+    ``folder/<k>`` the first k of them for k in ``FOLDER_SIZES`` (hard links)."""
+    rng = np.random.default_rng(seed)
+    photos = list(samples().values())
+    made, scaled = [], {}
+    (folder / "all").mkdir(parents=True)
+    for i in range(n):
+        source = photos[i % len(photos)]
+        if source not in scaled:
+            im = Image.open(source).convert("RGB")
+            fit = size if im.width >= im.height else size[::-1]
+            scaled[source] = np.asarray(ImageOps.fit(im, fit, Image.Resampling.LANCZOS), dtype=np.float32)
+        pixels = scaled[source] + rng.normal(0, NOISE, scaled[source].shape).astype(np.float32)
+        made.append(folder / "all" / f"photo{i:03d}.jpg")
+        Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(made[-1], quality=90)
+    for k in FOLDER_SIZES:
+        (folder / str(k)).mkdir()
+        for path in made[:k]:
+            os.link(path, folder / str(k) / path.name)
+    return made
+
+
+def imagededup_encoder():
+    """``(encode, note)``: imagededup's ``CNN().encode_images`` with its default model and workers,
+    or ``(None, why not)`` when imagededup is not installed.
+
+    Its default model is MobileNetV3-small with ImageNet weights, which ``torchvision`` downloads
+    when ``imagededup.methods`` is imported (the default argument of ``CNN``). Offline that fails,
+    so the same architecture is built with random weights (``weights=None``): the same layers and
+    the same arithmetic, so the same speed; the encodings themselves mean nothing.
+    """
+    try:
+        import imagededup
+    except ImportError:
+        return None, "imagededup is not installed (pip install -e '.[bench]')"
+    import torchvision.models
+
+    real = torchvision.models.mobilenet_v3_small
+    torchvision.models.mobilenet_v3_small = lambda *args, weights=None, **kw: real(weights=None, **kw)
+    try:
+        from imagededup.methods import CNN
+        from imagededup.utils.models import CustomModel, MobilenetV3
+
+        model = CustomModel(name=MobilenetV3.name, model=MobilenetV3(), transform=MobilenetV3.transform)
+    finally:
+        torchvision.models.mobilenet_v3_small = real
+    logging.disable(logging.INFO)  # it logs every step of every call to stderr
+    try:
+        cnn = CNN(verbose=False, model_config=model)
+    finally:
+        logging.disable(logging.NOTSET)
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("imagededup"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    note = (f"imagededup {imagededup.__version__}, CNN().encode_images, MobileNetV3-small with random "
+            "weights (its ImageNet weights are downloaded, not offline), its default 0 workers")
+    return (lambda folder: cnn.encode_images(image_dir=folder)), note
+
+
+def bench_phone() -> None:
+    """The kit before and now, a one-core reduced decode, and imagededup, on phone and web photos."""
+    backbone = load_backbone("mobilenet_v2")
+    stage = backbone.stages[-1].name
+    reduce_to = 2 * max(backbone.transform.resize_size)
+    before_workers, before_threads = simlab.collection.thread_split("onnx")
+    encode, note = imagededup_encoder()
+    print(f"\n4. Folders of phone and web photos: MobileNetV2 {stage}, batch {BATCH}, no cache; ms per "
+          f"photo, median / best of {PHONE_ROUNDS} interleaved rounds; torch threads "
+          f"{torch.get_num_threads()}")
+    print(f"   before: {before_workers} DataLoader worker process(es) x {before_threads} ONNX Runtime "
+          f"thread(s) (num_workers={before_workers}; one batch: all in this process); now: "
+          f"{simlab.collection.embedding_threads()} threads of this process, each decoding and embedding "
+          "whole batches (ONNX Runtime on one thread)")
+    print(f"   reference: load_image(path, reduce_to={reduce_to}) alone, one photo after the other "
+          "(one core)")
+    print(f"   peer: {note}")
+    export = Embedder(backbone, stage, "onnx", cache_dir=None)
+    start = time.perf_counter()
+    export._export(None)
+    print(f"   the ONNX export a first call with cache_dir=None pays, once per process: "
+          f"{time.perf_counter() - start:.2f} s")
+    with tempfile.TemporaryDirectory() as tmp:
+        for title, size in PHOTO_KINDS.items():
+            folder = Path(tmp) / f"{size[0]}x{size[1]}"
+            start = time.perf_counter()
+            paths = noisy_photos(folder, max(FOLDER_SIZES), size)
+            megabytes = sum(p.stat().st_size for p in paths) / len(paths) / 1e6
+            print(f"\n   {title}: the kit's 13 photos, Lanczos, noise sigma {NOISE}, JPEG q90, "
+                  f"{megabytes:.1f} MB each (made in {time.perf_counter() - start:.0f} s)")
+            embed_folder(folder / str(FOLDER_SIZES[0]), backbone, cache_dir=None, progress=False)  # warm-ups
+            embed_folder(paths[:2 * BATCH], backbone, cache_dir=None, progress=False,
+                         num_workers=before_workers)
+            if encode is not None:
+                encode(folder / str(FOLDER_SIZES[0]))
+            for n in FOLDER_SIZES:
+                _phone_rows(backbone, folder / str(n), reduce_to, before_workers, encode)
+
+
+def _cpu_idle() -> tuple[int, int] | None:
+    """(idle, total) CPU ticks since boot, all cores (Linux); None elsewhere."""
+    try:
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return None
+    return ticks[3] + ticks[4], sum(ticks)
+
+
+def _wait_until_idle(share: float = 0.9, patience: float = 60.0) -> bool:
+    """Wait (at most ``patience`` seconds) until the CPUs were >= ``share`` idle for half a second:
+    other jobs on a shared machine take cores from a two-core run more than from a one-core one.
+    Whether it became idle (always True where /proc/stat is missing)."""
+    deadline = time.perf_counter() + patience
+    while time.perf_counter() < deadline:
+        before = _cpu_idle()
+        if before is None:
+            return True
+        time.sleep(0.5)
+        after = _cpu_idle()
+        if (after[0] - before[0]) >= share * max(1, after[1] - before[1]):
+            return True
+    return False
+
+
+def _phone_rows(backbone, folder: Path, reduce_to: int, before_workers: int, encode) -> None:
+    paths = image_files(folder)
+    n = len(paths)
+    jobs = {
+        "reduced decode, one core": lambda: [load_image(p, reduce_to=reduce_to) for p in paths],
+        "kit before": lambda: embed_folder(folder, backbone, cache_dir=None, progress=False,
+                                           num_workers=before_workers),
+        "kit now (default)": lambda: embed_folder(folder, backbone, cache_dir=None, progress=False),
+    }
+    if encode is not None:
+        jobs["imagededup"] = lambda: encode(folder)
+    times = {name: [] for name in jobs}
+    busy = 0
+    for r in range(PHONE_ROUNDS):  # interleaved, in a different order each round: load hits all alike
+        busy += not _wait_until_idle()
+        names = list(jobs)
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            start = time.perf_counter()
+            jobs[name]()
+            times[name].append(time.perf_counter() - start)
+    ms = {name: 1000 * statistics.median(t) / n for name, t in times.items()}
+    best = {name: 1000 * min(t) / n for name, t in times.items()}
+    print(f"   {n} photos{'':22}{'median':>8}{'best':>8}  ms/photo ({busy} of {PHONE_ROUNDS} rounds started "
+          f"on a busy machine, load average {os.getloadavg()[0]:.1f})")
+    for name in jobs:
+        print(f"   {name:30}{ms[name]:8.1f}{best[name]:8.1f}")
+    now = "kit now (default)"
+    print(f"   RATIO kit now / one-core decode: {ms[now] / ms['reduced decode, one core']:.2f} "
+          f"(best {best[now] / best['reduced decode, one core']:.2f}; target <= 1 on 12-MP photos); "
+          f"kit before / now: {ms['kit before'] / ms[now]:.2f}x (best {best['kit before'] / best[now]:.2f}x)")
+    if encode is not None:
+        print(f"   RATIO imagededup / kit now: {ms['imagededup'] / ms[now]:.2f}x faster "
+              f"(best {best['imagededup'] / best[now]:.2f}x); / kit before: "
+              f"{ms['imagededup'] / ms['kit before']:.2f}x")
+    else:
+        print("   imagededup comparison skipped: not installed (pip install -e '.[bench]')")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--skip-folder", action="store_true")
     parser.add_argument("--skip-cluster", action="store_true")
     parser.add_argument("--only-cluster", action="store_true")
+    parser.add_argument("--phone", action="store_true", help="run only section 4 (phone and web photos)")
+    parser.add_argument("--skip-phone", action="store_true")
     args = parser.parse_args()
     print(f"torch threads: {torch.get_num_threads()}")
+    if args.phone:
+        bench_phone()
+        return
     if not args.skip_folder and not args.only_cluster:
         bench_folder()
     if not args.skip_cluster:
         bench_cluster()
     if args.only_cluster:
         return
+    if not args.skip_phone:
+        bench_phone()
     for n in args.sizes:
         bench_search(n)
 

@@ -11,6 +11,7 @@ practice of truncating ``model.children()`` after ``layer1``, ``layer2``, ``laye
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,10 @@ from torchvision.transforms import InterpolationMode
 
 from .images import as_mask, load_image
 from .weights import fetch
+
+#: Held while something is traced from a network (an extractor, an exported ONNX graph): tracing
+#: patches torch for every thread, so two threads (e.g. embed_folder's) must never trace at once.
+BUILD_LOCK = threading.RLock()
 
 __all__ = ["BACKBONES", "Backbone", "Stage", "load_backbone", "load_state"]
 
@@ -177,11 +182,14 @@ class Backbone:
         Where what is built from the network lives: the traced extractors of
         :meth:`feature_extractor` and the inference engines of :mod:`simlab.engines`. When
         ``still_valid(kept)`` is given and returns False (e.g. the weights changed since), the
-        object is built again.
+        object is built again. Threads that ask at once wait for one build (:data:`BUILD_LOCK`).
         """
         kept = self._extractors.get(key)
         if kept is None or (still_valid is not None and not still_valid(kept)):
-            kept = self._extractors[key] = build()
+            with BUILD_LOCK:
+                kept = self._extractors.get(key)  # another thread may have built it meanwhile
+                if kept is None or (still_valid is not None and not still_valid(kept)):
+                    kept = self._extractors[key] = build()
         return kept
 
     def without_cache(self) -> Backbone:

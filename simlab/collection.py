@@ -3,9 +3,11 @@
 :func:`embed_folder` turns every image of a folder (or a list of paths) into a vector, as
 :func:`~simlab.features.embed` does for a few images, but built for hundreds of them:
 
-- decoding and preprocessing run in PyTorch ``DataLoader`` worker processes while the network
-  works on the previous batch (workers resize and crop to uint8 pixels; each batch is turned
-  into normalised floats at once, which costs a fraction of doing it per image);
+- the batches run in threads of this process, one per core at a time: a thread decodes and
+  preprocesses its batch's photos (to uint8 pixels; Pillow decodes without holding Python's
+  lock), turns them into normalised floats at once (a fraction of the cost per image) and runs
+  the network on them. Nothing to start, so a small folder starts at once, and every core is
+  busy whether decoding or the network costs more (:func:`embedding_threads`);
 - the network runs in ONNX Runtime when it is installed (``engine="auto"``, see
   :mod:`simlab.engines`: the same vectors to 1e-4, several times faster on a CPU), else PyTorch;
 - large JPEGs are decoded at a reduced scale by the JPEG decoder itself (``jpeg_draft``): a
@@ -22,7 +24,8 @@ stage, pooling, subject-mask method and preprocessing (with ``jpeg_draft``). The
 part of the key: both engines give the same vectors. Each configuration has its own folder
 (with a readable ``config.json``). After every batch its vectors are written to a new shard file,
 atomically (a temporary file, then a rename), so interrupting the run, even by killing the
-kernel, loses at most the batch in flight, and a later run carries on where it stopped.
+kernel, loses at most the batches in flight (one per core), and a later run carries on where it
+stopped.
 
 With ``client=`` (a ``dask.distributed.Client``) the batches run on a Dask cluster instead
 (:mod:`simlab.cluster`): the same vectors, written by this process into the same cache.
@@ -33,6 +36,9 @@ from __future__ import annotations
 import functools
 import os
 import warnings
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,9 +160,15 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
     a second run on an unchanged folder runs no network at all. Files that failed are tried
     again on every run. Identical files are embedded once.
 
-    ``batch_size`` images go through the network together; ``num_workers`` processes decode
-    and preprocess them meanwhile (default: see :func:`thread_split`; 0, and any run that fits
-    in one batch, does it all in this process). ``progress=False`` hides the progress bar.
+    Up to ``batch_size`` images go through the network together. By default
+    (``num_workers=None``) threads of this process decode and embed whole batches, one per core
+    at a time (:func:`embedding_threads`); the batches have even sizes and there are as many as a
+    multiple of the cores, so a small folder keeps every core busy too (16 photos on 2 cores: two
+    batches of 8). ``num_workers`` asks for that many PyTorch
+    ``DataLoader`` worker processes to decode instead, the network running in this process on
+    batches of ``batch_size`` (as with a ``mask_method`` or a backbone with a preprocessing of
+    its own, see :func:`thread_split`); 0, and any run of those that fits in one batch, decodes
+    in the calling thread. ``progress=False`` hides the progress bar.
 
     ``jpeg_draft=True`` decodes a JPEG at least four times the size the network needs at the
     JPEG decoder's reduced scale (1/2, 1/4, 1/8) that still keeps twice that size, then resizes
@@ -167,7 +179,7 @@ def embed_folder(folder_or_paths, backbone="mobilenet_v2", stage=None, pool="avg
 
     ``engine``: ``"auto"`` (ONNX Runtime when installed, else PyTorch), ``"onnx"`` or
     ``"torch"`` (see :mod:`simlab.engines`); the exported graph is kept in ``<cache_dir>/onnx``
-    (in memory with ``cache_dir=None``).
+    (with ``cache_dir=None``, in memory: exported once per process).
 
     ``client``: a ``dask.distributed.Client`` runs the batches on its cluster's workers instead
     (see :mod:`simlab.cluster`): one task per batch of ``batch_size`` paths, each worker builds
@@ -275,24 +287,68 @@ def image_paths(folder_or_paths) -> list[Path]:
     return paths
 
 
+def embedding_threads(cores: int | None = None) -> int:
+    """How many threads ``embed_folder`` runs batches on: one per CPU core.
+
+    Each thread takes a whole batch: decodes and preprocesses its photos, then runs the network
+    on them (ONNX Runtime on that one thread). Threads, not processes: Pillow decodes and
+    resizes, and ONNX Runtime and PyTorch compute, without holding Python's lock, so threads
+    work in parallel as processes would, but start in microseconds (a DataLoader worker takes
+    ~0.1 s, more than a small folder's decoding) and hand back vectors without a copy. A whole
+    batch per thread, rather than decoding threads beside one forward pass on every core: each
+    core works on its own, never waiting for another, whether decoding costs more (a 12-MP JPEG
+    takes ~35 ms on one core even at reduced size, its forward pass ~10 ms) or the network does
+    (a 1024 x 768 JPEG decodes and resizes in ~8 ms); two batches of 8 on one thread each also
+    ran faster than one of 16 on two threads (5.1 against 5.8 ms per image). Measured on 2 cores
+    in one run (MobileNetV2, batches of 16 at most; 16 photos make two batches of 8), ms per
+    photo, median of 9 interleaved rounds started on an idle machine (5 for PyTorch): a batch per
+    thread / 2 decoding threads beside a forward pass on 2 ONNX Runtime threads / before (1
+    DataLoader worker process x 1 ONNX Runtime thread; a single batch all in the calling thread)
+    / ``load_image(path, reduce_to=512)`` alone on one core:
+
+    - 64 12-MP JPEGs: 26.5 / 28.7 / 46.7 / 36.7;
+    - 16 12-MP JPEGs: 27.4 / 29.0 / 49.0 / 38.2;
+    - 64 JPEGs of 1024 x 768: 11.0 / 11.8 / 17.3 / 5.5;
+    - 16 JPEGs of 1024 x 768: 10.8 / 13.1 / 15.8 / 4.1;
+    - ``engine="torch"`` (PyTorch's own threads within each batch), 64 12-MP JPEGs: 44.1 / 52.3
+      / 61.5; 64 of 1024 x 768: 27.1 / 35.7 / 35.8.
+
+    Three threads, or two ONNX Runtime threads per batch, measured the same as two within noise
+    (by hand, in another run).
+    """
+    return cores or _cores()
+
+
+def _cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def thread_split(engine: str, cores: int | None = None) -> tuple[int, int]:
-    """``(DataLoader workers, ONNX Runtime threads)`` for ``embed_folder`` on ``cores`` CPU cores.
+    """``(DataLoader workers, ONNX Runtime threads)`` when ``embed_folder`` decodes in worker processes.
+
+    It uses this many workers with a ``mask_method`` (segmenting a photo takes far longer than
+    starting a process, and not every segmenter is safe to share between threads) or a
+    preprocessing of one's own (a transform other than torchvision's standard one may call torch
+    modules, which must not run while another thread traces the network), and ``num_workers``
+    workers when that is given; otherwise threads of its own process decode and embed
+    (:func:`embedding_threads`).
 
     Half the cores decode (worker processes), the other half run the network (ONNX Runtime's
-    threads do not busy-wait between layers when workers run). Once ONNX Runtime is 5x faster
-    than PyTorch eager, decoding a photo (2.7 ms for the kit's, 20-25 ms for a 12-MP photo even
-    with reduced-size decoding) costs as much as its forward pass, so both need their own core.
-    Measured on 2 cores by ``bench/collection.py``, images/s with workers x threads, on a machine
-    shared with other jobs (the ranking moves with their load):
+    threads do not busy-wait between layers when workers run). Measured on 2 cores by
+    ``bench/collection.py``, images/s with workers x threads, on a machine shared with other jobs
+    (the ranking moves with their load):
 
     - album, load 9-15: 1 x 1 22.8, 1 x 2 15.8, 0 x 2 14.7, 2 x 1 14.3, 2 x 2 10.0;
     - album, load ~3: 1 x 1 49.7, 1 x 2 43.1, 2 x 2 42.2, 2 x 1 38.4, 0 x 2 28.9;
     - album, load ~3 falling: 0 x 2 109.8, 1 x 2 99.0, 2 x 2 90.8, 1 x 1 79.1, 2 x 1 75.1;
     - 12-MP photos, load ~3: 1 x 1 20.5, 0 x 2 20.4, 1 x 2 17.7, 2 x 1 14.5, 2 x 2 10.9.
 
-    1 x 1 was best or tied in three of four runs and is the default on 2 cores. With more cores
-    the halves give e.g. 4 workers and 4 threads on 8 cores (not measured here). ``engine="torch"``
-    keeps PyTorch's own thread count; only the workers follow this split.
+    1 x 1 was best or tied in three of four runs. ``engine="torch"`` keeps PyTorch's own thread
+    count; only the workers follow this split.
     """
     cores = cores or os.cpu_count() or 1
     if cores <= 1:
@@ -353,7 +409,8 @@ def _store(root: Path, config: dict, channels: int, weights_origin: str) -> Stor
 class _Images(Dataset):
     """Item i: ``(i, Tensor[3, H, W] or None, subject weights Tensor[H, W] or None, error or None)``.
 
-    Runs in the DataLoader's worker processes: load, segment (with a mask method), preprocess.
+    Runs in embed_folder's threads or in the DataLoader's worker processes: load, segment (with a mask
+    method), preprocess.
     """
 
     def __init__(self, paths: list[Path], bb: Backbone, mask_method, reduce_to: int | None = None):
@@ -420,24 +477,72 @@ def _run(bb, stage_name, pool, mask_method, paths, keys, store, batch_size, num_
          reduce_to, engine, cache_dir):
     """Embed ``paths`` (one per key); returns ``({key: vector}, {key: error message})``."""
     embed = Embedder(bb, stage_name, engine, cache_dir=onnx_cache_dir(cache_dir))
-    workers, threads = thread_split(embed.engine)
-    workers = workers if num_workers is None else num_workers
-    if len(paths) <= batch_size:
-        workers = 0  # a single batch: nothing to overlap, and starting workers costs time
-    if workers and embed.engine == "onnx":
-        embed.threads, embed.spinning = threads, False  # leave the cores to the workers between layers
-    loader = DataLoader(_Images(paths, bb, mask_method, reduce_to), batch_size=batch_size,
-                        num_workers=workers, collate_fn=_collate)
+    images = _Images(paths, bb, mask_method, reduce_to)
+    if num_workers is None and mask_method is None and _standard(bb.transform):
+        done = _in_threads(images, embed, pool, batch_size)
+    else:
+        done = _in_processes(images, embed, pool, batch_size, num_workers)
     vectors, errors = {}, {}
-    with tqdm(total=len(paths), unit="img", desc="embedding", disable=not progress) as bar:
-        for batch in loader:
+    with closing(done), tqdm(total=len(paths), unit="img", desc="embedding", disable=not progress) as bar:
+        for batch, rows in done:
             for i, reason in batch["errors"]:
                 errors[keys[i]] = reason
             if batch["index"]:
-                rows = embed(batch["images"], pool, batch["weights"])
-                done = [keys[i] for i in batch["index"]]
-                vectors.update(zip(done, rows, strict=True))
+                finished = [keys[i] for i in batch["index"]]
+                vectors.update(zip(finished, rows, strict=True))
                 if store is not None:
-                    store.write(done, rows)
+                    store.write(finished, rows)
             bar.update(len(batch["index"]) + len(batch["errors"]))
     return vectors, errors
+
+
+def _forward(embed: Embedder, batch: dict, pool: str):
+    """The vectors of a collated batch (None when none of its files could be read)."""
+    return embed(batch["images"], pool, batch["weights"]) if batch["index"] else None
+
+
+def _in_threads(images: _Images, embed: Embedder, pool: str, batch_size: int):
+    """``(batch, vectors)`` for every batch, in order: each decoded and embedded by one thread of
+    this process, as many batches at once as :func:`embedding_threads`."""
+    threads = embedding_threads()
+    if embed.engine == "onnx":
+        embed.threads = 1  # a core per batch: the other cores run the other batches
+
+    def one(indices: range):  # the first forward pass builds the session or extractor, once (BUILD_LOCK)
+        batch = _collate([images[i] for i in indices])
+        return batch, _forward(embed, batch, pool)
+
+    ranges = _even_batches(len(images), batch_size, threads)
+    workers = ThreadPoolExecutor(min(threads, len(ranges)), thread_name_prefix="simlab-embed")
+    pending: deque = deque()
+    try:
+        for indices in ranges:
+            pending.append(workers.submit(one, indices))
+            if len(pending) > threads:  # every thread busy and one batch waiting: memory stays bounded
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:  # also when the caller stops early (an error, a KeyboardInterrupt): drop what is queued
+        workers.shutdown(wait=True, cancel_futures=True)
+
+
+def _even_batches(n: int, batch_size: int, threads: int) -> list[range]:
+    """Indices 0..n-1 in batches of at most ``batch_size``, as many as a multiple of ``threads``
+    (while there are photos), their sizes differing by one at most: the threads finish together
+    (16 photos, 2 threads: 8 and 8)."""
+    count = -(-n // batch_size)
+    count = min(n, -(-count // threads) * threads)
+    return [range(i * n // count, (i + 1) * n // count) for i in range(count)]
+
+
+def _in_processes(images: _Images, embed: Embedder, pool: str, batch_size: int, num_workers):
+    """``(batch, vectors)`` for every batch, in order: decoded by DataLoader worker processes,
+    embedded in this thread."""
+    workers, threads = thread_split(embed.engine)
+    workers = workers if num_workers is None else num_workers
+    if len(images) <= batch_size:
+        workers = 0  # a single batch: nothing to overlap, and starting workers costs time
+    if workers and embed.engine == "onnx":
+        embed.threads, embed.spinning = threads, False  # leave the cores to the workers between layers
+    for batch in DataLoader(images, batch_size=batch_size, num_workers=workers, collate_fn=_collate):
+        yield batch, _forward(embed, batch, pool)

@@ -144,7 +144,7 @@ def test_weights_fingerprint_tells_weights_apart_and_is_fast(backbone):
 # --- the vectors ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("workers", [None, 0, 2])  # None: the default, decoding threads
 def test_vectors_equal_embed_in_path_order(folder, backbone, cache, workers):
     c = run(folder, backbone, cache, num_workers=workers, batch_size=2)
     assert c.paths == image_files(folder) and len(c.paths) == 8
@@ -313,7 +313,7 @@ def test_many_shards_are_merged_into_one(folder, backbone, cache, monkeypatch):
 # --- unreadable files -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("workers", [None, 0, 2])
 def test_unreadable_files_are_reported_not_fatal(folder, backbone, cache, workers):
     (folder / "bad.jpg").write_text("this is a text file, not a photo")
     (folder / "zero.png").write_bytes(b"")
@@ -431,6 +431,150 @@ def test_an_empty_subject_is_a_failed_file_not_nan(folder, backbone, cache, monk
     assert "found no subject" in reasons["drawn0.png"]
     assert "outside the centre crop" in reasons["drawn1.bmp"]
     assert len(c.paths) == 6 and np.isfinite(c.vectors).all()
+
+
+# --- scheduling: decoding threads by default, worker processes when asked ------------------------
+
+
+class Spy:
+    """Records every worker process started (DataLoader workers are multiprocessing processes) and
+    the thread that decoded each photo."""
+
+    def __init__(self, monkeypatch):
+        import multiprocessing.process
+        import threading
+
+        self.processes, self.decoded_in = [], []
+        start, item = multiprocessing.process.BaseProcess.start, collection._Images.__getitem__
+
+        def counted_start(process):
+            self.processes.append(process)
+            return start(process)
+
+        def named_item(images, i):
+            self.decoded_in.append(threading.current_thread().name)
+            return item(images, i)
+
+        monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", counted_start)
+        monkeypatch.setattr(collection._Images, "__getitem__", named_item)
+
+
+@pytest.fixture
+def jpegs_of_several_sizes(tmp_path) -> list[Path]:
+    """Seven JPEGs: the kit's photos at 160 px, at 1024 x 768 (web size) and at 2400 x 1800
+    (decoded at a reduced scale by default), and a greyscale one."""
+    found = simlab.samples()
+    paths = []
+    sizes = [("chelsea", (160, 120)), ("coffee", (1024, 768)), ("rocket", (768, 1024)),
+             ("astronaut", (2400, 1800)), ("motorcycle_left", (1800, 2400)), ("flower", (1024, 768)),
+             ("brick", (2400, 1800))]
+    for i, (name, size) in enumerate(sizes):
+        im = Image.open(found[name]).convert("L" if name == "brick" else "RGB").resize(size)
+        paths.append(tmp_path / f"{i}-{name}.jpg")
+        im.save(paths[-1], quality=90)
+    return paths
+
+
+@pytest.mark.parametrize("engine", ["onnx", "torch"])
+def test_threads_give_the_vectors_of_embed_for_jpegs_of_several_sizes(
+        jpegs_of_several_sizes, backbone, engine, monkeypatch):
+    spy = Spy(monkeypatch)
+    paths = jpegs_of_several_sizes
+    full = embed_folder(paths, backbone, cache_dir=None, batch_size=2, progress=False, engine=engine,
+                        jpeg_draft=False)  # 4 batches on the threads
+    assert full.paths == paths and not full.failed
+    assert_same(full.vectors, embed(backbone, paths), atol=1e-4)
+    drafted = embed_folder(paths, backbone, cache_dir=None, batch_size=3, progress=False, engine=engine)
+    one_by_one = embed_folder(paths, backbone, cache_dir=None, batch_size=3, progress=False, engine=engine,
+                              num_workers=0)  # the same decoding, in this thread
+    assert_same(drafted.vectors, one_by_one.vectors, atol=1e-4)
+    assert not spy.processes  # threads, not processes
+    assert all(n.startswith("simlab-embed") for n in spy.decoded_in[:2 * len(paths)])
+    assert spy.decoded_in[-len(paths):] == ["MainThread"] * len(paths)  # num_workers=0
+
+
+def test_threads_on_a_fresh_backbone_trace_it_safely_and_agree_with_embed(folder, monkeypatch):
+    torch.manual_seed(1)
+    fresh = load_backbone("mobilenet_v2", weights=None)  # nothing traced yet: the first batch traces
+    spy = Spy(monkeypatch)
+    c = embed_folder(folder, fresh, cache_dir=None, batch_size=1, progress=False, engine="torch")
+    assert len(spy.decoded_in) == 8 and all(n.startswith("simlab-embed") for n in spy.decoded_in)
+    np.testing.assert_allclose(c.vectors, embed(fresh, c.paths, engine="torch"), rtol=1e-4, atol=1e-5)
+
+
+def test_even_batches_cover_every_photo_once_one_batch_per_thread_at_least():
+    assert collection._even_batches(16, 16, 2) == [range(0, 8), range(8, 16)]
+    assert collection._even_batches(1, 16, 2) == [range(0, 1)]
+    for n in range(1, 200, 7):
+        for batch_size, threads in ((16, 2), (5, 3), (1, 2), (32, 8)):
+            batches = collection._even_batches(n, batch_size, threads)
+            assert [i for b in batches for i in b] == list(range(n))
+            assert max(map(len, batches)) <= batch_size
+            assert len(batches) % threads == 0 or len(batches) == n  # every thread gets as many
+            assert max(map(len, batches)) - min(map(len, batches)) <= 1
+
+
+def test_small_and_large_folders_start_no_worker_process_by_default(folder, backbone, monkeypatch):
+    spy = Spy(monkeypatch)
+    one_batch = embed_folder(folder, backbone, cache_dir=None, progress=False)  # 8 photos, batch 16
+    several = embed_folder(folder, backbone, cache_dir=None, batch_size=2, progress=False)
+    assert spy.processes == []
+    assert len(spy.decoded_in) == 16 and all(n.startswith("simlab-embed") for n in spy.decoded_in)
+    np.testing.assert_allclose(several.vectors, one_batch.vectors, rtol=1e-4, atol=1e-5)
+
+
+def test_num_workers_is_honoured(folder, backbone, monkeypatch):
+    spy = Spy(monkeypatch)
+    run(folder, backbone, None, num_workers=0, batch_size=2)
+    assert spy.processes == [] and spy.decoded_in == ["MainThread"] * 8
+    c = run(folder, backbone, None, num_workers=2, batch_size=2)
+    assert len(spy.processes) == 2 and len(spy.decoded_in) == 8  # decoded in the workers, not here
+    assert_same(c.vectors, embed(backbone, c.paths))
+
+
+def test_a_preprocessing_of_one_s_own_is_not_run_on_the_threads(folder, backbone, monkeypatch):
+    import dataclasses
+
+    from torchvision import transforms
+
+    t = backbone.transform  # the same steps, as torchvision modules (they may not run while a thread traces)
+    own = dataclasses.replace(backbone.without_cache(), transform=transforms.Compose([
+        transforms.Resize(t.resize_size), transforms.CenterCrop(t.crop_size), transforms.ToTensor(),
+        transforms.Normalize(t.mean, t.std)]))
+    spy = Spy(monkeypatch)
+    c = embed_folder(folder, own, cache_dir=None, progress=False)  # one batch: in this thread
+    assert spy.decoded_in == ["MainThread"] * 8
+    assert_same(c.vectors, embed(own, c.paths), atol=1e-4)
+
+
+def test_a_run_that_fails_leaves_no_thread_behind(folder, backbone, monkeypatch):
+    import threading
+
+    calls = []
+
+    def failing(embedder, images, pool="avg", weights=None):
+        calls.append(len(images))
+        raise RuntimeError("the forward pass failed")
+
+    monkeypatch.setattr(Embedder, "__call__", failing)
+    with pytest.raises(RuntimeError, match="the forward pass failed"):
+        embed_folder(folder, backbone, cache_dir=None, batch_size=1, progress=False)
+    assert 1 <= len(calls) <= collection.embedding_threads() + 1  # batches still queued were dropped
+    assert not [t for t in threading.enumerate() if t.name.startswith("simlab-embed")]
+
+
+def test_the_onnx_export_is_not_repeated_in_one_process_without_a_cache(folder, backbone, monkeypatch):
+    import simlab.engines
+
+    for name in ("_SESSIONS", "_GRAPHS", "_FAILED"):  # as in a new process
+        monkeypatch.setattr(simlab.engines, name, {})
+    exports = []
+    export = Embedder._export
+    monkeypatch.setattr(Embedder, "_export", lambda self, size: exports.append(size) or export(self, size))
+    first = embed_folder(folder, backbone, cache_dir=None, progress=False, engine="onnx")
+    second = embed_folder(folder, backbone, cache_dir=None, batch_size=3, progress=False, engine="onnx")
+    assert len(exports) == 1
+    np.testing.assert_allclose(second.vectors, first.vectors, rtol=1e-4, atol=1e-5)
 
 
 # --- clear errors -----------------------------------------------------------------------------------

@@ -88,6 +88,13 @@ def test_the_engine_is_not_part_of_the_cache_key(tmp_path, backbone, monkeypatch
         embed_folder(folder, backbone, engine="gpu")
 
 
+def test_embedding_threads_one_per_core():
+    from simlab.collection import embedding_threads
+
+    assert embedding_threads(1) == 1 and embedding_threads(4) == 4
+    assert embedding_threads() >= 1
+
+
 def test_the_thread_split_uses_every_core_once():
     from simlab.collection import thread_split
 

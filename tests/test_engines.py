@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 import torch
+import torchvision.transforms.functional as TF
 
 from simlab import embed, load_backbone, samples
 from simlab.backbones import BACKBONES
@@ -81,6 +82,10 @@ def test_uint8_batches_are_normalised_like_preprocess(mobilenet, photos):
     std = torch.tensor(mobilenet.transform.std).view(1, 3, 1, 1)
     pixels = ((floats * std + mean) * 255).round().clamp(0, 255).to(torch.uint8)
     np.testing.assert_allclose(run(pixels), run(floats), rtol=0, atol=1e-4)
+    by_torchvision = TF.normalize(TF.convert_image_dtype(pixels, torch.float), mean=mobilenet.transform.mean,
+                                  std=mobilenet.transform.std)
+    assert torch.equal(run.normalise(pixels), by_torchvision)  # the very same numbers
+    assert pixels.dtype == torch.uint8  # the caller's batch is left as it was
 
 
 def test_auto_is_onnx_when_installed_else_torch(monkeypatch):
