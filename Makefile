@@ -2,10 +2,11 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# One stamp per set of extras (pyproject.toml): `student` for the lessons, `dev` for everything
-# (student + test + teacher + browser + what `make assets` needs).
-STUDENT := $(VENV)/.installed-student
-DEV     := $(VENV)/.installed-dev
+# One stamp per set of extras (pyproject.toml): `course` for the lessons, `dev` for everything
+# (course + test + teacher + browser + what `make assets` needs). Both install the versions of
+# constraints.txt, those the committed notebook outputs were made with.
+COURSE := $(VENV)/.installed-course
+DEV    := $(VENV)/.installed-dev
 FETCH   := $(BIN)/simlab fetch --quiet mobilenet_v2 selfie_segmentation face_detection_short_range \
            dlib_face_recognition dlib_face_landmarks_5
 
@@ -15,36 +16,37 @@ ifeq ($(SIMLAB_OFFLINE_TESTS),1)
 OFFLINE := unshare --net -- sh -c 'ip link set lo up && exec "$$@"' offline
 endif
 
-.PHONY: setup lab test check lint notebooks student bench assets clean
+.PHONY: setup lab test check lint notebooks student bench assets constraints clean
 
 setup: $(DEV)
 	@$(FETCH)
 
-$(VENV)/.installed-%: pyproject.toml
+$(VENV)/.installed-%: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[$*]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[$*]'
 	@touch $@
 
-# What a student needs: the kit, JupyterLab and the weights. JupyterLab opens the student edition
-# in student/ (exercises without answers; the teacher's notebooks/ have them). A notebook already
-# in student/ is the student's work and is never overwritten. Jupyter refuses to run as root
-# unless told; root is common in containers and classroom VMs.
-lab: $(STUDENT)
-	@$(FETCH)
-	$(BIN)/simlab student --keep student
-	$(BIN)/jupyter lab student/ $(if $(filter 0,$(shell id -u)),--allow-root)
+# What a student needs: the kit, JupyterLab and the weights. `simlab lab` (the same command a
+# student runs on Windows or macOS without make) checks the course extra, fetches the weights,
+# writes the student edition in student/ (exercises without answers; the teacher's notebooks/
+# have them; a notebook already in student/ is the student's work and is never overwritten) and
+# starts JupyterLab there (with --allow-root as root: containers, classroom VMs).
+lab: $(COURSE)
+	$(BIN)/simlab lab
 
 lint: $(DEV)
 	$(BIN)/ruff check .
 
-# Everything CI runs: lint, unit tests, the wheel test, every lesson (nbval), the student
-# edition and the lessons in a browser.
+# Everything CI runs: lint, unit tests and doctests, the wheel test, every lesson twice: under
+# nbval (the teacher's notebooks, outputs compared) and in JupyterLab in a browser (the student
+# edition, as `make lab` gives it).
 test: setup lint
 	$(OFFLINE) $(BIN)/python -m pytest
 
-# The quick loop while developing (about a minute): lint and the unit tests; no lesson is
-# executed, no wheel built, no browser started.
+# The quick loop while developing: lint, the unit tests and the docstring examples; no lesson is
+# executed, no wheel built, no browser, Dask cluster or new Python process started (those tests
+# are marked slow).
 check: setup lint
 	SIMLAB_QUICK=1 $(OFFLINE) $(BIN)/python -m pytest tests -m "not slow and not browser"
 
@@ -64,6 +66,23 @@ bench: setup
 
 assets: setup
 	$(BIN)/python simlab/assets/build_assets.py
+
+# Refresh constraints.txt from a fresh resolve: `.[dev,bench]` installed without constraints into
+# a temporary venv (newest releases; pip --isolated: PyPI, not a local index), frozen, the venv
+# deleted. Then `make test` reinstalls (its stamp depends on constraints.txt) and `make notebooks`
+# remakes the outputs with the new versions: review and commit them with constraints.txt.
+constraints:
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip --isolated install --quiet --upgrade pip; \
+	"$$tmp/venv/bin/python" -m pip --isolated install --quiet -e '.[dev,bench]'; \
+	{ grep '^#' constraints.txt | grep -v '^# made on '; \
+	  "$$tmp/venv/bin/python" -c 'import platform as p; print("# made on", p.system(), p.machine(), \
+	      "with Python", p.python_version(), "(make constraints: a fresh resolve)")'; \
+	  "$$tmp/venv/bin/python" -m pip freeze --all --exclude-editable | grep -viE '^(pip|simlab)=='; \
+	} > "$$tmp/constraints.txt"; \
+	mv "$$tmp/constraints.txt" constraints.txt; \
+	echo "constraints.txt: $$(grep -vc '^#' constraints.txt) packages (git diff constraints.txt)"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
