@@ -23,8 +23,8 @@ What it measures, in one run, CPU:
    ``/proc/self/clear_refs``; DataLoader workers are separate processes and not included).
    Then the scheduling of ``embed_folder`` on the album (onnx + draft): 1 to 3 threads that
    each decode and embed whole batches (the default: one per core,
-   ``simlab.collection.embedding_threads``), and DataLoader worker processes x ONNX Runtime
-   threads (``num_workers=``, ``simlab.collection.thread_split``).
+   ``simlab.pipeline.embedding_threads``), and DataLoader worker processes x ONNX Runtime
+   threads (``num_workers=``, ``simlab.pipeline.thread_split``).
    Finally the cache: a second run on the unchanged album reads every vector from the cache.
 2. **Search** in N = 100,000 and 1,000,000 synthetic unit vectors of dimension 256 that cluster
    like image embeddings (``simlab.search.synthetic_embeddings``), 1,000 held-out queries, k = 10:
@@ -90,15 +90,17 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-import simlab.collection
-from simlab import load_backbone, samples
+import simlab.pipeline
+from simlab import load_backbone
 from simlab.augment import plant_duplicates
-from simlab.collection import embed_folder, image_files
+from simlab.collection import embed_folder
 from simlab.engines import Embedder
+from simlab.evaluation import recall_at_k
 from simlab.features import extract_features, pool_map
-from simlab.images import load_image
+from simlab.images import image_files, load_image
+from simlab.kit import samples
 from simlab.metrics import top_k
-from simlab.search import build_index, recall_at_k, search, synthetic_embeddings
+from simlab.search import build_index, search, synthetic_embeddings
 
 BATCH = 16
 ROUNDS = 2
@@ -185,21 +187,21 @@ def bench_folder_kind(backbone, title: str, paths: list[Path]) -> float:
 
 def bench_split(backbone, paths: list[Path]) -> None:
     print(f"\n   scheduling, album, onnx + draft ({torch.get_num_threads()} torch threads; default: "
-          f"{simlab.collection.embedding_threads()} threads, each decoding and embedding whole batches):")
-    real_threads, real_split = simlab.collection.embedding_threads, simlab.collection.thread_split
+          f"{simlab.pipeline.embedding_threads()} threads, each decoding and embedding whole batches):")
+    real_threads, real_split = simlab.pipeline.embedding_threads, simlab.pipeline.thread_split
     try:
         for threads in THREADS:
-            simlab.collection.embedding_threads = lambda cores=None, t=threads: t
+            simlab.pipeline.embedding_threads = lambda cores=None, t=threads: t
             seconds, _ = _best(lambda: embed_folder(paths, backbone, cache_dir=None, progress=False))
             print(f"   {threads} threads, a batch each:      {len(paths) / seconds:6.1f} images/s")
         for workers, threads in SPLITS:
-            simlab.collection.thread_split = lambda engine, cores=None, s=(workers, threads): s
+            simlab.pipeline.thread_split = lambda cores=None, s=(workers, threads): s
             job = lambda w=workers: embed_folder(paths, backbone, cache_dir=None,  # noqa: E731
                                                  progress=False, num_workers=w)
             seconds, _ = _best(job)
             print(f"   {workers} worker processes x {threads} threads: {len(paths) / seconds:6.1f} images/s")
     finally:
-        simlab.collection.embedding_threads, simlab.collection.thread_split = real_threads, real_split
+        simlab.pipeline.embedding_threads, simlab.pipeline.thread_split = real_threads, real_split
 
 
 def bench_folder() -> None:
@@ -255,20 +257,20 @@ def _measure(run):
 
 
 def bench_search(n: int) -> None:
-    data = synthetic_embeddings(n + QUERIES, DIM, seed=0)
+    data = synthetic_embeddings(n + QUERIES, dim=DIM, seed=0)
     gallery, queries = data[:n], data[n:]
     del data
     print(f"\n2. Search: N = {n:,} vectors of dimension {DIM} ({gallery.nbytes / 2**20:,.0f} MB), "
           f"{QUERIES} queries, k = {K}")
     print(f"   {'method':40}{'build s':>9}{'queries/s':>11}{'recall@10':>11}{'peak MB':>9}")
 
-    (truth, _), t_top_k, peak = _measure(lambda: top_k(queries, gallery, K, "cosine"))
+    (truth, _), t_top_k, peak = _measure(lambda: top_k(queries, gallery, k=K, metric="cosine"))
     qps_top_k = QUERIES / t_top_k
     _row("simlab.metrics.top_k (exact)", 0.0, qps_top_k, 1.0, peak)
 
     def run(name: str, index, t_build: float, peak_build) -> float:
-        search(index, queries[:10], K)  # warm-up: the first call pays set-up costs
-        (found, _), t, peak = _measure(lambda: search(index, queries, K))
+        search(index, queries[:10], k=K)  # warm-up: the first call pays set-up costs
+        (found, _), t, peak = _measure(lambda: search(index, queries, k=K))
         qps = QUERIES / t
         _row(name, t_build, qps, recall_at_k(found, truth), _max(peak_build, peak))
         return qps
@@ -440,14 +442,14 @@ def bench_phone() -> None:
     backbone = load_backbone("mobilenet_v2")
     stage = backbone.stages[-1].name
     reduce_to = 2 * max(backbone.transform.resize_size)
-    before_workers, before_threads = simlab.collection.thread_split("onnx")
+    before_workers, before_threads = simlab.pipeline.thread_split()
     encode, note = imagededup_encoder()
     print(f"\n4. Folders of phone and web photos: MobileNetV2 {stage}, batch {BATCH}, no cache; ms per "
           f"photo, median / best of {PHONE_ROUNDS} interleaved rounds; torch threads "
           f"{torch.get_num_threads()}")
     print(f"   before: {before_workers} DataLoader worker process(es) x {before_threads} ONNX Runtime "
           f"thread(s) (num_workers={before_workers}; one batch: all in this process); now: "
-          f"{simlab.collection.embedding_threads()} threads of this process, each decoding and embedding "
+          f"{simlab.pipeline.embedding_threads()} threads of this process, each decoding and embedding "
           "whole batches (ONNX Runtime on one thread)")
     print(f"   reference: load_image(path, reduce_to={reduce_to}) alone, one photo after the other "
           "(one core)")

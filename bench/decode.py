@@ -34,9 +34,10 @@ import torch
 import torchvision.transforms.functional as TF
 from PIL import Image
 
-from simlab import load_backbone, samples
-from simlab.engines import embedder
+from simlab import load_backbone
+from simlab.engines import get_embedder
 from simlab.images import load_image
+from simlab.kit import samples
 
 SETTINGS = {"full": None, "draft 1x": 256, "draft 2x": 512}
 MEGAPIXELS = 12e6
@@ -81,7 +82,7 @@ def measure(backbone, title: str, paths: list[Path]) -> None:
     print(f"\n{title}: {len(paths)} JPEGs (first {size[0]} x {size[1]})")
     print(f"   {'setting':10}{'ms/photo':>10}{'speed-up':>10}{'decoded short side':>20}"
           f"{'cos stage5 min/mean':>22}{'cos stage3 min':>16}")
-    deep, mid = embedder(backbone, "stage5", "torch"), embedder(backbone, "stage3", "torch")
+    deep, mid = get_embedder(backbone, "stage5", "torch"), get_embedder(backbone, "stage3", "torch")
     batches, times = {}, {}
     for name, reduce_to in SETTINGS.items():
         best = math.inf

@@ -1,6 +1,6 @@
 """Benchmark: time per image of each subject-segmentation method of ``simlab.subject``.
 
-What it measures, in one run, on the kit's photos (``simlab.samples()``, 13 photos of 300x451
+What it measures, in one run, on the kit's photos (``simlab.kit.samples()``, 13 photos of 300x451
 to 500x741 pixels), CPU, torch's default thread count:
 
 - ``person``    MediaPipe's selfie segmenter (ai-edge-litert), when its model is available;
@@ -24,7 +24,7 @@ on the photos that have a subject; the segmentation itself is not in that time. 
 when ``embed`` has no ``masks=``.
 
 A third part times the face-identity pipeline of ``simlab.faces`` on the photos with a face
-(the four of ``simlab.people_photos("whitehouse")``, 512x512, plus the astronaut and Grace
+(the four of ``simlab.kit.people_photos("whitehouse")``, 512x512, plus the astronaut and Grace
 Hopper, 512x512 and 512x600): dlib's HOG face detection, then the 5-point alignment and the
 128-d identity vector of the largest face, next to a MobileNetV2 embedding of the same photo
 (batch of one, ``embed``'s default engine), in the same rounds; ratios are to MobileNetV2.
@@ -74,7 +74,8 @@ from pathlib import Path
 
 import torch
 
-from simlab import load_image, samples, subject
+from simlab import load_image, subject
+from simlab.kit import samples
 from simlab.subject import available_methods, segment_subject
 
 ROUNDS = 3
@@ -157,11 +158,11 @@ def segmentation_table(methods: dict[str, str], photos: dict) -> dict[str, float
 
 
 def embedding_part(photos: dict) -> None:
-    """Masked versus plain embedding time; runs once simlab.features.embed accepts masks=."""
+    """Masked versus plain embedding time; embed accepts masks=."""
     from simlab import embed, load_backbone
 
     if "masks" not in inspect.signature(embed).parameters:
-        print("Masked vs plain embedding: skipped (simlab.features.embed has no masks= yet)")
+        print("Masked vs plain embedding: skipped (embed has no masks= yet)")
         return
     backbone = load_backbone("mobilenet_v2", weights=None)  # random weights: same cost
     images, masks = [], []
@@ -194,7 +195,8 @@ def face_part() -> None:
     """ms per photo: face detection, alignment + identity vector, and a MobileNetV2 embedding."""
     import numpy as np
 
-    from simlab import embed, faces, load_backbone, people_photos
+    from simlab import embed, faces, load_backbone
+    from simlab.kit import people_photos
 
     try:
         detector, landmarks, recognizer = faces._models()
@@ -230,7 +232,7 @@ def phone_photos(folder: Path) -> dict[str, Path]:
     import pillow_heif
     from PIL import Image
 
-    from simlab import people_photos
+    from simlab.kit import people_photos
 
     source = load_image(people_photos("lisa")["lisa2"])  # 480x640
     big = np.asarray(source.resize((3024, 4032), Image.Resampling.LANCZOS), dtype=np.float32)
@@ -249,7 +251,8 @@ def phone_face_part() -> None:
     import numpy as np
     from PIL import Image
 
-    from simlab import faces, people_photos
+    from simlab import faces
+    from simlab.kit import people_photos
 
     try:
         faces.load_models()

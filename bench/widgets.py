@@ -21,9 +21,10 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from simlab import load_backbone, samples  # noqa: E402
+from simlab import load_backbone
+from simlab.kit import samples  # noqa: E402
+from simlab.lessons.widgets import FeatureMapExplorer, PairSimilarityExplorer, figure_png  # noqa: E402
 from simlab.viz import tensor_to_image  # noqa: E402
-from simlab.widgets import FeatureMapExplorer, PairSimilarityExplorer, figure_png  # noqa: E402
 
 PHOTOS = ("chelsea", "coffee", "rocket", "astronaut")
 

@@ -1,7 +1,7 @@
-"""``python -m simlab ...`` is the ``simlab`` command: fetch, list, student (see :mod:`simlab.cli`)."""
+"""``python -m simlab ...`` is the ``simlab`` command (see :mod:`simlab.teacher.cli`)."""
 
 import sys
 
-from .cli import main
+from .teacher.cli import main
 
 sys.exit(main())

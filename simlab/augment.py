@@ -51,32 +51,85 @@ ALTERATIONS = {
 _JPEG_QUALITY = {"recompress": 12}
 
 
-def alter(image, kind: str, seed: int = 0) -> Image.Image:
-    """An altered copy of ``image`` (anything :func:`~simlab.images.load_image` accepts).
+def alter(image, kind: str, *, seed: int = 0) -> Image.Image:
+    """An altered copy of ``image``: cropped, mirrored, recoloured or shrunk.
 
-    ``kind`` is one of :data:`ALTERATIONS`: "crop" (70-85 % of each side at a random place),
-    "flip" (mirror left-right), "colour" (saturation, brightness and a warm tint changed),
-    "recompress" (half size; :func:`plant_duplicates` also saves it at JPEG quality 12).
-    ``seed`` makes the random choices repeatable. Returns an RGB PIL image.
-    Raises ``ValueError`` naming the valid kinds for an unknown ``kind``.
+    Parameters
+    ----------
+    image : str, pathlib.Path, PIL.Image.Image or numpy.ndarray
+        Anything :func:`~simlab.images.load_image` accepts.
+    kind : {"crop", "flip", "colour", "recompress"}
+        One of :data:`ALTERATIONS`: "crop" (70-85 % of each side at a random place), "flip"
+        (mirror left-right), "colour" (saturation, brightness and a warm tint changed),
+        "recompress" (half size; :func:`plant_duplicates` also saves it at JPEG quality 12).
+    seed : int, optional
+        Makes the random choices repeatable.
+
+    Returns
+    -------
+    PIL.Image.Image
+        A new RGB image.
+
+    Raises
+    ------
+    ValueError
+        Naming the valid kinds for an unknown ``kind``.
+    simlab.images.ImageError
+        For an image that cannot be loaded.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simlab.augment import alter
+    >>> photo = np.zeros((40, 60, 3), dtype=np.uint8)
+    >>> alter(photo, "flip").size, alter(photo, "recompress").size
+    ((60, 40), (30, 20))
     """
     if kind not in ALTERATIONS:
         raise ValueError(f"unknown alteration {kind!r}; valid: {', '.join(ALTERATIONS)}")
     return ALTERATIONS[kind](load_image(image), random.Random(f"{seed}-{kind}"))
 
 
-def plant_duplicates(photos, folder, kinds=tuple(ALTERATIONS), seed: int = 0) -> list[tuple[Path, Path]]:
+def plant_duplicates(photos, folder, *, kinds=tuple(ALTERATIONS), seed: int = 0) -> list[tuple[Path, Path]]:
     """Copy ``photos`` into ``folder`` and write altered copies of each next to it.
 
-    ``photos`` is a dict name -> path (as :func:`simlab.images.samples` gives) or a list of paths
-    (named by their stem). For every photo ``folder/<name>.jpg`` is written (JPEG quality 95),
-    and for every kind in ``kinds`` an altered copy ``folder/<name>__<kind>.jpg`` (see
-    :func:`alter`). ``folder`` is created when missing; existing files of the same names are
-    overwritten, other files are left alone.
+    For every photo ``folder/<name>.jpg`` is written (JPEG quality 95), and for every kind in
+    ``kinds`` an altered copy ``folder/<name>__<kind>.jpg`` (see :func:`alter`). Existing files of
+    the same names are overwritten, other files are left alone.
 
-    Returns the planted pairs ``(original, copy)``, one per photo and kind, in order.
-    Raises ``ValueError`` for an unknown kind or two photos with the same name, and
-    :class:`~simlab.images.ImageError` for a photo that cannot be read.
+    Parameters
+    ----------
+    photos : dict or list
+        ``{name: path}`` (as :func:`simlab.kit.samples` gives) or a list of paths (named by their
+        stem).
+    folder : str or pathlib.Path
+        Where to write; created when missing.
+    kinds : sequence of str, optional
+        Alterations of :data:`ALTERATIONS`, all of them by default.
+    seed : int, optional
+        Makes the alterations repeatable.
+
+    Returns
+    -------
+    list of tuple of pathlib.Path
+        The planted pairs ``(original, copy)``, one per photo and kind, in order.
+
+    Raises
+    ------
+    ValueError
+        For an unknown kind or two photos with the same name.
+    simlab.images.ImageError
+        For a photo that cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from simlab.augment import plant_duplicates
+    >>> from simlab.kit import samples
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     planted = plant_duplicates({"cat": samples()["chelsea"]}, folder, kinds=["crop", "flip"])
+    >>> [(original.name, copy.name) for original, copy in planted]
+    [('cat.jpg', 'cat__crop.jpg'), ('cat.jpg', 'cat__flip.jpg')]
     """
     for kind in kinds:
         if kind not in ALTERATIONS:
@@ -92,6 +145,6 @@ def plant_duplicates(photos, folder, kinds=tuple(ALTERATIONS), seed: int = 0) ->
         load_image(source).save(original, quality=95)
         for kind in kinds:
             copy = folder / f"{name}__{kind}.jpg"
-            alter(source, kind, seed).save(copy, quality=_JPEG_QUALITY.get(kind, 90))
+            alter(source, kind, seed=seed).save(copy, quality=_JPEG_QUALITY.get(kind, 90))
             planted.append((original, copy))
     return planted

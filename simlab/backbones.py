@@ -24,7 +24,8 @@ from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 from torchvision.transforms import InterpolationMode
 
-from .images import as_mask, load_image
+from .images import load_image
+from .masks import as_mask
 from .weights import fetch
 
 #: Held while something is traced from a network (an extractor, an exported ONNX graph): tracing
@@ -36,10 +37,25 @@ __all__ = ["BACKBONES", "Backbone", "Stage", "load_backbone", "load_state"]
 
 @dataclass(frozen=True)
 class Stage:
-    """One level of the pyramid: ``name``, the graph ``node`` it reads, ``stride`` and ``channels``.
+    """One level of the pyramid: its name, the graph node it reads, its stride and channels.
 
-    ``channels_last`` is True for transformer stages that emit (N, H, W, C); the kit converts
-    them to (N, C, H, W) so every stage looks alike.
+    Parameters
+    ----------
+    name : str
+        The kit's name for the stage (``"stage3"``, ``"layer2"``, ``"pool4"``).
+    node : str
+        The torchvision graph node whose output the stage is (``"features.6"``).
+    stride, channels : int
+        Input pixels one feature-map position steps over; channels of the stage's map.
+    channels_last : bool, optional
+        True for transformer stages that emit (N, H, W, C); the kit converts them to
+        (N, C, H, W) so every stage looks alike.
+
+    Examples
+    --------
+    >>> from simlab.backbones import BACKBONES
+    >>> BACKBONES["resnet18"].stages[0]
+    Stage(name='layer1', node='layer1', stride=4, channels=64, channels_last=False)
     """
 
     name: str
@@ -62,6 +78,8 @@ def _resnet_stages(widths):
     )
 
 
+#: The backbones :func:`load_backbone` knows, by name: each with its torchvision builder, weights
+#: enum and :class:`Stage` list (``BACKBONES[name].stages``).
 BACKBONES: dict[str, _Spec] = {
     "mobilenet_v2": _Spec(
         tvm.mobilenet_v2,
@@ -99,9 +117,28 @@ BACKBONES: dict[str, _Spec] = {
 class Backbone:
     """A model in eval mode with its stages and the preprocessing its weights were trained with.
 
-    ``model`` is the torchvision module; ``stages`` lists :class:`Stage` shallow to deep;
-    ``weights`` says where the parameters came from ("IMAGENET1K_V1", "random" or a file path).
-    The feature extractors built for it (:meth:`feature_extractor`) are kept on it.
+    Made by :func:`load_backbone`. The feature extractors built for it
+    (:meth:`feature_extractor`) are kept on it.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`BACKBONES`.
+    model : torch.nn.Module
+        The torchvision module, in eval mode.
+    stages : tuple of Stage
+        Shallow to deep.
+    weights : str
+        Where the parameters came from: ``"IMAGENET1K_V1"``, ``"random"`` or a file path.
+    transform : torch.nn.Module
+        The weights' preprocessing (resize, centre crop, ImageNet normalisation).
+
+    Examples
+    --------
+    >>> from simlab.backbones import load_backbone
+    >>> backbone = load_backbone("mobilenet_v2", weights=None)
+    >>> backbone.name, backbone.weights, backbone.stage_names[-1]
+    ('mobilenet_v2', 'random', 'stage5')
     """
 
     name: str
@@ -112,26 +149,67 @@ class Backbone:
     _extractors: dict = field(default_factory=dict, repr=False)
 
     def preprocess(self, image) -> torch.Tensor:
-        """Turn any image :func:`~simlab.images.load_image` accepts into a Tensor[3, H, W].
+        """The network's input for one image: resized, centre-cropped and normalised.
 
-        Resize, centre crop (224x224 for ImageNet weights) and ImageNet normalisation, exactly
-        as the weights were trained. Raises :class:`~simlab.images.ImageError` on bad input.
+        Exactly as the weights were trained: for ImageNet weights the short side resized to 256
+        (232 for swin_t), a 224 x 224 centre crop and ImageNet normalisation.
+
+        Parameters
+        ----------
+        image : str, pathlib.Path, PIL.Image.Image or numpy.ndarray
+            Anything :func:`~simlab.images.load_image` accepts.
+
+        Returns
+        -------
+        torch.Tensor
+            float32, shape (3, 224, 224).
+
+        Raises
+        ------
+        simlab.images.ImageError
+            For a file or value that is not an image.
+
+        Examples
+        --------
+        >>> from simlab.backbones import load_backbone
+        >>> from simlab.kit import samples
+        >>> load_backbone("mobilenet_v2", weights=None).preprocess(samples()["chelsea"]).shape
+        torch.Size([3, 224, 224])
         """
         return self.transform(load_image(image))
 
     def preprocess_mask(self, mask) -> torch.Tensor:
-        """Bring a subject mask into the frame of :meth:`preprocess`: Tensor[H', W'] float in [0, 1].
+        """A subject mask brought into the frame of :meth:`preprocess`: the fraction of subject per pixel.
 
-        ``mask`` is a 2-D bool NumPy array (or torch bool tensor) (H, W), True on the subject,
-        the size of ``load_image(image)``. It gets the same geometry as the photo: the short
-        side resized to the weights' resize size (256, or 232 for swin_t), then the centre
-        crop (224 x 224), so pixel (y, x) of the result covers pixel (y, x) of
-        ``preprocess(image)``. The resize is bilinear with antialiasing whatever the photo's
-        interpolation (bicubic would overshoot outside [0, 1]): each value is the fraction of
-        that pixel covered by the subject, 1 inside, 0 outside, in between along the outline.
-        Subject parts outside the centre crop are dropped, as they are for the photo.
+        The mask gets the photo's resize and centre crop, so pixel (y, x) of the result covers
+        pixel (y, x) of ``preprocess(image)``; subject parts outside the crop are dropped. The
+        resize is bilinear with antialiasing (bicubic would overshoot outside [0, 1]).
 
-        Raises ``ValueError`` when ``mask`` is not a 2-D boolean array, saying what it is.
+        Parameters
+        ----------
+        mask : numpy.ndarray or torch.Tensor
+            bool, shape (H, W), True on the subject, the size of ``load_image(image)``.
+
+        Returns
+        -------
+        torch.Tensor
+            float32, shape (224, 224): 1 inside the subject, 0 outside, in between along the
+            outline.
+
+        Raises
+        ------
+        ValueError
+            When ``mask`` is not a 2-D boolean array, saying what it is.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from simlab.backbones import load_backbone
+        >>> mask = np.zeros((256, 512), dtype=bool)
+        >>> mask[:, :256] = True  # the left half
+        >>> fraction = load_backbone("mobilenet_v2", weights=None).preprocess_mask(mask)
+        >>> tuple(fraction.shape), float(fraction.mean())  # the crop keeps the middle 224 columns
+        ((224, 224), 0.5)
         """
         m = torch.from_numpy(as_mask(mask).astype(np.float32))[None]
         m = TF.resize(m, list(self.transform.resize_size), interpolation=InterpolationMode.BILINEAR,
@@ -141,7 +219,33 @@ class Backbone:
         return torch.where((m - m.round()).abs() < 1e-5, m.round(), m)
 
     def stage(self, name: str) -> Stage:
-        """The stage called ``name`` (or whose graph node is ``name``); ValueError lists valid names."""
+        """The stage called ``name``, or whose graph node is ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A stage name (``backbone.stage_names``) or graph node (``"features.6"``).
+
+        Returns
+        -------
+        Stage
+
+        Raises
+        ------
+        ValueError
+            For any other name; the message lists the valid ones.
+
+        Examples
+        --------
+        >>> from simlab.backbones import load_backbone
+        >>> backbone = load_backbone("mobilenet_v2", weights=None)
+        >>> backbone.stage("stage3")
+        Stage(name='stage3', node='features.6', stride=8, channels=32, channels_last=False)
+        >>> backbone.stage("stage9")
+        Traceback (most recent call last):
+        ...
+        ValueError: mobilenet_v2 has no stage 'stage9'; valid stages: stage1, stage2, stage3, stage4, stage5
+        """
         for s in self.stages:
             if name in (s.name, s.node):
                 return s
@@ -152,22 +256,67 @@ class Backbone:
         """The stage called ``stage``, or the deepest stage when ``stage`` is ``None``.
 
         The one default-stage rule of the kit: every function with ``stage=None`` means the
-        deepest stage. Any other value must name a stage (an empty string too raises the
-        ``ValueError`` of :meth:`stage`, which lists the valid names).
+        deepest stage.
+
+        Parameters
+        ----------
+        stage : str or None, optional
+            A stage name; ``None`` for the deepest.
+
+        Returns
+        -------
+        Stage
+
+        Raises
+        ------
+        ValueError
+            For any other value, an empty string too (as :meth:`stage`, listing the valid names).
+
+        Examples
+        --------
+        >>> from simlab.backbones import load_backbone
+        >>> load_backbone("mobilenet_v2", weights=None).resolve_stage().name
+        'stage5'
         """
         return self.stages[-1] if stage is None else self.stage(stage)
 
     @property
     def stage_names(self) -> list[str]:
-        """Stage names, shallow to deep."""
+        """Stage names, shallow to deep.
+
+        Examples
+        --------
+        >>> from simlab.backbones import load_backbone
+        >>> load_backbone("mobilenet_v2", weights=None).stage_names
+        ['stage1', 'stage2', 'stage3', 'stage4', 'stage5']
+        """
         return [s.name for s in self.stages]
 
     def feature_extractor(self, stages: Sequence[Stage]) -> nn.Module:
-        """The part of the network that returns the maps of ``stages``, ``{stage name: Tensor}``.
+        """The part of the network that returns the maps of ``stages``.
 
         Built with torchvision's ``create_feature_extractor`` (eval mode) on the first request for
         this combination of stages and kept on the backbone, so later calls do not trace the
-        model again. ``stages`` are :class:`Stage` objects of this backbone (see :meth:`stage`).
+        model again.
+
+        Parameters
+        ----------
+        stages : sequence of Stage
+            Stages of this backbone (see :meth:`stage`).
+
+        Returns
+        -------
+        torch.nn.Module
+            Tensor[N, 3, H, W] -> ``{stage name: Tensor}`` (transformer stages as (N, H, W, C)).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from simlab.backbones import load_backbone
+        >>> backbone = load_backbone("mobilenet_v2", weights=None)
+        >>> extractor = backbone.feature_extractor([backbone.stage("stage1")])
+        >>> extractor(torch.zeros(1, 3, 64, 64))["stage1"].shape
+        torch.Size([1, 16, 32, 32])
         """
         nodes = {s.node: s.name for s in stages}
 
@@ -176,13 +325,33 @@ class Backbone:
 
         return self.cached(tuple(nodes), build)
 
-    def cached(self, key, build, still_valid=None):
-        """``build()`` once per ``key`` and keep the result on this backbone.
+    def cached(self, key, build, *, still_valid=None):
+        """``build()`` once per ``key``, kept on this backbone.
 
         Where what is built from the network lives: the traced extractors of
-        :meth:`feature_extractor` and the inference engines of :mod:`simlab.engines`. When
-        ``still_valid(kept)`` is given and returns False (e.g. the weights changed since), the
-        object is built again. Threads that ask at once wait for one build (:data:`BUILD_LOCK`).
+        :meth:`feature_extractor` and the inference engines of :mod:`simlab.engines`. Threads
+        that ask at once wait for one build (:data:`BUILD_LOCK`).
+
+        Parameters
+        ----------
+        key : hashable
+            What is built.
+        build : callable
+            ``build()`` returns the object.
+        still_valid : callable, optional
+            ``still_valid(kept) -> bool``; False (e.g. the weights changed since) builds it again.
+
+        Returns
+        -------
+        object
+            The kept object, or the one built now.
+
+        Examples
+        --------
+        >>> from simlab.backbones import load_backbone
+        >>> backbone = load_backbone("mobilenet_v2", weights=None)
+        >>> backbone.cached("answer", lambda: 42), backbone.cached("answer", lambda: 0)
+        (42, 42)
         """
         kept = self._extractors.get(key)
         if kept is None or (still_valid is not None and not still_valid(kept)):
@@ -193,29 +362,63 @@ class Backbone:
         return kept
 
     def without_cache(self) -> Backbone:
-        """A copy with the same network and nothing built from it: cheap to pickle."""
+        """A copy with the same network and nothing built from it: cheap to pickle.
+
+        Examples
+        --------
+        >>> from simlab.backbones import load_backbone
+        >>> backbone = load_backbone("mobilenet_v2", weights=None)
+        >>> backbone.without_cache().model is backbone.model
+        True
+        """
         return dataclasses.replace(self, _extractors={})
 
     def preprocessing_only(self) -> Backbone:
         """A copy that preprocesses photos and masks like this one but holds no network.
 
         For worker processes that only decode and crop (e.g. a ``DataLoader``'s): it is cheap to
-        pickle, and no extractor built there is sent back.
+        pickle, and no extractor built there is sent back. Its ``model`` is ``nn.Identity()``.
+
+        Examples
+        --------
+        >>> from simlab.backbones import load_backbone
+        >>> load_backbone("mobilenet_v2", weights=None).preprocessing_only().model
+        Identity()
         """
         return dataclasses.replace(self.without_cache(), model=nn.Identity())
 
 
-def load_backbone(name: str = "mobilenet_v2", weights="default") -> Backbone:
-    """Build backbone ``name`` in eval mode.
+def load_backbone(name: str = "mobilenet_v2", *, weights="default") -> Backbone:
+    """Build backbone ``name`` in eval mode, with its stages and preprocessing.
 
-    ``name`` is one of :data:`BACKBONES` (mobilenet_v2, resnet18, resnet50, vgg16, swin_t).
-    ``weights`` is ``"default"`` (ImageNet ``IMAGENET1K_V1``, fetched through
-    :mod:`simlab.weights`, so it works offline once cached), ``None`` (random weights, for
-    looking at the architecture or timing) or a path to a local state-dict file (``.pth``).
+    Parameters
+    ----------
+    name : str, optional
+        One of :data:`BACKBONES`: mobilenet_v2, resnet18, resnet50, vgg16, swin_t.
+    weights : "default", None, str or pathlib.Path, optional
+        ``"default"``: ImageNet ``IMAGENET1K_V1``, fetched through :mod:`simlab.weights`, so it
+        works offline once cached; ``None``: random weights, for looking at the architecture or
+        timing; a path: a local state-dict file (``.pth``).
 
-    Raises ``ValueError`` for an unknown name or weights value, :class:`~simlab.weights.WeightsError`
-    when pretrained weights cannot be found, and ``ValueError`` naming the file when a local
-    file cannot be read or does not fit the architecture.
+    Returns
+    -------
+    Backbone
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or weights value, and, naming the file, when a local file cannot be
+        read or does not fit the architecture.
+    simlab.weights.WeightsError
+        When pretrained weights cannot be found.
+
+    Examples
+    --------
+    >>> from simlab.backbones import load_backbone
+    >>> load_backbone().weights  # ImageNet MobileNetV2, from the weight cache
+    'IMAGENET1K_V1'
+    >>> load_backbone("resnet18", weights=None).stage_names
+    ['layer1', 'layer2', 'layer3', 'layer4']
     """
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; valid names: {', '.join(BACKBONES)}")
@@ -241,12 +444,37 @@ def load_backbone(name: str = "mobilenet_v2", weights="default") -> Backbone:
 
 
 def load_state(model: nn.Module, path: Path, name: str) -> None:
-    """Load the state-dict file at ``path`` into ``model`` (in place); ``name`` names the model
-    in errors.
+    """Load the state-dict file at ``path`` into ``model``, in place.
 
-    Accepts a plain state dict or a checkpoint holding one under ``"state_dict"``. Raises
-    ``ValueError`` naming the file when it is not a readable PyTorch file, holds no state dict, or
-    does not fit the model (missing or unexpected keys, wrong shapes).
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network to fill.
+    path : str or pathlib.Path
+        A PyTorch file holding a plain state dict, or a checkpoint holding one under
+        ``"state_dict"``.
+    name : str
+        Names the model in errors.
+
+    Raises
+    ------
+    ValueError
+        Naming the file, when it is not a readable PyTorch file, holds no state dict, or does not
+        fit the model (missing or unexpected keys, wrong shapes).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import torch
+    >>> from simlab.backbones import load_state
+    >>> path = Path(tempfile.mkdtemp()) / "linear.pth"
+    >>> torch.save(torch.nn.Linear(2, 1).state_dict(), path)
+    >>> load_state(torch.nn.Linear(2, 1), path, "a linear layer")
+    >>> load_state(torch.nn.Linear(3, 1), path, "a wider layer")
+    Traceback (most recent call last):
+    ...
+    ValueError: .../linear.pth: does not fit a wider layer: Error(s) in loading state_dict for Linear: ...
     """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

@@ -34,10 +34,33 @@ STALE_TEMP_S = 600  # a temporary file this old belongs to a run that died: remo
 
 
 def sha256_of(path) -> str:
-    """The sha256 hex digest (64 characters) of the bytes of the file at ``path``.
+    """The sha256 hex digest of the bytes of the file at ``path``.
 
-    Read in 1 MiB blocks, so large files do not fill the memory. Raises ``OSError`` (e.g.
-    ``FileNotFoundError``) when the file cannot be read.
+    Read in 1 MiB blocks, so large files do not fill the memory.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+
+    Returns
+    -------
+    str
+        64 hex digits.
+
+    Raises
+    ------
+    OSError
+        E.g. ``FileNotFoundError``, when the file cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from simlab.cache import sha256_of
+    >>> path = Path(tempfile.mkdtemp()) / "hello.txt"
+    >>> _ = path.write_bytes(b"hello")
+    >>> sha256_of(path)
+    '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824'
     """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -51,15 +74,56 @@ content_hash = sha256_of
 
 
 def default_cache_dir() -> Path:
-    """Where vectors are cached by default: ``$SIMLAB_CACHE``, else ``~/.cache/simlab/embeddings``."""
+    """Where vectors are cached by default: ``$SIMLAB_CACHE``, else ``~/.cache/simlab/embeddings``.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> from simlab.cache import default_cache_dir
+    >>> with mock.patch.dict(os.environ, {"SIMLAB_CACHE": "/data/vectors"}):
+    ...     default_cache_dir().as_posix()
+    '/data/vectors'
+    """
     env = os.environ.get("SIMLAB_CACHE")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "simlab" / "embeddings"
 
 
 def atomic_write(path: Path, fill) -> None:
-    """Write ``path`` whole or not at all: ``fill(file)`` writes a temporary file in the same folder
-    (created if needed), which then replaces ``path`` in one ``os.replace``. ``fill`` may also be
-    ``bytes``. Raises ``OSError`` when the folder cannot be written (nothing is left behind)."""
+    """Write ``path`` whole or not at all.
+
+    A temporary file in the same folder (created if needed) is written, flushed to disk, and then
+    replaces ``path`` in one ``os.replace``: a reader sees the old file or the new one, never
+    half of one.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file to write.
+    fill : bytes or callable
+        The content, or ``fill(file)`` writing it to a binary file object.
+
+    Raises
+    ------
+    OSError
+        When the folder cannot be written (nothing is left behind); whatever ``fill`` raises is
+        raised too, the temporary file removed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from simlab.cache import atomic_write
+    >>> path = Path(tempfile.mkdtemp()) / "sub" / "data.bin"
+    >>> atomic_write(path, b"whole")
+    >>> atomic_write(path, lambda f: f.write(b"replaced"))
+    >>> path.read_bytes(), [p.name for p in path.parent.iterdir()]
+    (b'replaced', ['data.bin'])
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
     try:
@@ -89,7 +153,7 @@ class Store:
         to ``config.json`` with ``about``.
     width : int
         The length of each row.
-    name : sequence of str
+    name : sequence of str, optional
         Readable parts of the folder's name (e.g. backbone, stage).
     ragged : bool, optional
         ``False``: exactly one row per file (a shard holds ``hashes`` (n,) and ``vectors`` (n, width)).
@@ -102,9 +166,18 @@ class Store:
     ------
     OSError
         When the folder cannot be created.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from simlab.cache import Store
+    >>> store = Store(Path(tempfile.mkdtemp()), {"model": "demo"}, 2, name=("demo",))
+    >>> store.directory.name
+    'demo-...'
     """
 
-    def __init__(self, root: Path, config: dict, width: int, name=(), *, ragged: bool = False,
+    def __init__(self, root: Path, config: dict, width: int, *, name=(), ragged: bool = False,
                  about: dict | None = None):
         text = json.dumps(config, sort_keys=True)
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -119,8 +192,30 @@ class Store:
             atomic_write(self.directory / "config.json", json.dumps(readable, indent=2).encode())
 
     def load(self) -> dict[str, np.ndarray]:
-        """``{content hash: rows}`` from every readable shard (rows: (width,) for one row per file,
-        (k, width) when ragged); damaged shards are removed with a warning."""
+        """Every row the folder holds, by content hash.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``{content hash: rows}`` from every readable shard; rows (width,) for one row per
+            file, (k, width) when ragged.
+
+        Warns
+        -----
+        UserWarning
+            For a damaged shard, which is removed (its files are computed again).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> from simlab.cache import Store
+        >>> store = Store(Path(tempfile.mkdtemp()), {"model": "demo"}, 2)
+        >>> store.write(["ab12", "cd34"], np.array([[1, 2], [3, 4]]))
+        >>> store.load()
+        {'ab12': array([1., 2.], dtype=float32), 'cd34': array([3., 4.], dtype=float32)}
+        """
         self._remove_stale_temps()
         entries: dict[str, np.ndarray] = {}
         good = []
@@ -141,8 +236,31 @@ class Store:
         return entries
 
     def write(self, hashes: list[str], rows) -> None:
-        """Add one shard: ``rows`` is an array (n, width), or when ragged a list of n arrays
-        (k_i, width). A write that fails warns once and leaves the cache as it was."""
+        """Add one shard, atomically.
+
+        Parameters
+        ----------
+        hashes : list of str
+            The content hashes of n files.
+        rows : array_like or list of array_like
+            An array (n, width), or when ragged a list of n arrays (k_i, width).
+
+        Warns
+        -----
+        UserWarning
+            When the write fails: once, and the store stops writing; the cache stays as it was.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> import numpy as np
+        >>> from simlab.cache import Store
+        >>> store = Store(Path(tempfile.mkdtemp()), {"kind": "faces"}, 2, ragged=True)
+        >>> store.write(["ab12", "cd34"], [np.ones((2, 2)), np.zeros((0, 2))])  # 2 rows, then none
+        >>> {key: rows.shape for key, rows in store.load().items()}
+        {'ab12': (2, 2), 'cd34': (0, 2)}
+        """
         if self.failed_write:
             return
         name = f"shard-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.npz"
@@ -161,7 +279,8 @@ class Store:
                           "saving", UserWarning, stacklevel=4)
 
     def _read(self, shard: Path) -> tuple[np.ndarray, list | np.ndarray]:
-        with np.load(shard, allow_pickle=False) as data:
+        # np.load leaves a file it opened itself open when the archive is damaged: open it here
+        with open(shard, "rb") as f, np.load(f, allow_pickle=False) as data:
             hashes, vectors = data["hashes"], data["vectors"]
             counts = data["counts"] if self.ragged else np.ones(len(hashes), dtype=np.int64)
         if hashes.ndim != 1 or hashes.dtype.kind != "U" or vectors.dtype != np.float32 \
@@ -195,9 +314,23 @@ class Store:
 
 
 class Lookup(NamedTuple):
-    """What :func:`cached_rows` found: ``rows`` ``{position: rows}`` of the paths that have them,
-    ``failed`` ``{position: reason}`` of the others, and how many rows were ``computed`` now or
-    read ``from_cache``."""
+    """What :func:`cached_rows` found.
+
+    Parameters
+    ----------
+    rows : dict
+        ``{position: rows}`` of the paths that have them.
+    failed : dict
+        ``{position: reason}`` of the others.
+    computed, from_cache : int
+        How many paths' rows were computed now, or read from the cache.
+
+    Examples
+    --------
+    >>> from simlab.cache import Lookup
+    >>> Lookup(rows={0: [1.0]}, failed={1: "b.jpg: no such file"}, computed=1, from_cache=0).computed
+    1
+    """
 
     rows: dict
     failed: dict
@@ -226,6 +359,26 @@ def cached_rows(paths: list[Path], store: Store | None, compute) -> Lookup:
         A file that cannot be read (missing, a folder, no permission) or that ``compute`` could
         not handle is in ``failed`` with a reason naming it; an identical copy of a failed file
         gets the same reason with its own path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from simlab.cache import Store, cached_rows
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> paths = [folder / "a.txt", folder / "b.txt", folder / "missing.txt"]
+    >>> _ = paths[0].write_text("a"), paths[1].write_text("bb")
+    >>> store = Store(folder / "cache", {"row": "length"}, 1)
+    >>> def compute(todo, keys):  # one row per file, its length, written to the store
+    ...     rows = {key: [float(len(path.read_text()))] for path, key in zip(todo, keys)}
+    ...     store.write(list(rows), list(rows.values()))
+    ...     return rows, {}
+    >>> found = cached_rows(paths, store, compute)
+    >>> found.rows, found.computed, found.failed[2].endswith("missing.txt: no such file")
+    ({0: [1.0], 1: [2.0]}, 2, True)
+    >>> again = cached_rows(paths, store, compute)
+    >>> again.computed, again.from_cache
+    (0, 2)
     """
     failed: dict[int, str] = {}
     if store is None:
@@ -258,7 +411,28 @@ def cached_rows(paths: list[Path], store: Store | None, compute) -> Lookup:
 
 
 def restate(reason: str, reported: Path, path: Path) -> str:
-    """The failure ``reason`` found for ``reported`` (it starts with that path), worded for ``path``."""
+    """The failure ``reason`` found for the file ``reported`` (it starts with that path), worded for ``path``.
+
+    Parameters
+    ----------
+    reason : str
+        E.g. ``"a.jpg: not an image"``.
+    reported : pathlib.Path
+        The path the reason names.
+    path : pathlib.Path
+        An identical copy of that file.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from simlab.cache import restate
+    >>> restate("a.jpg: not an image", Path("a.jpg"), Path("copy.jpg"))
+    'copy.jpg: not an image'
+    """
     prefix = f"{reported}: "
     return f"{path}: {reason[len(prefix):]}" if reason.startswith(prefix) and path != reported else reason
 

@@ -10,13 +10,11 @@ An :class:`Embedder` turns preprocessed batches into one stage's feature map (an
 with one engine:
 
 - ``"torch"``: :func:`~simlab.features.extract_features` (PyTorch eager);
-- ``"onnx"``: the backbone up to the stage, exported once with
-  ``torch.onnx.export(..., dynamo=False)`` and run by ONNX Runtime (CPU, float32). The exported
-  file is kept in ``<cache root>/onnx/`` (next to the embeddings cache), named by its key:
-  backbone, weights fingerprint, stage, input size where the graph needs a fixed one, and the
-  export settings. A change of any of them gives a new file; a damaged file is exported again.
-- ``"auto"`` (the default everywhere): ``"onnx"`` when ``onnxruntime`` and ``onnx`` are installed
-  and the export works for this model, else ``"torch"``.
+- ``"onnx"``: the backbone up to the stage, exported once and run by ONNX Runtime
+  (:mod:`simlab.onnx_graphs`). The file is kept in ``<cache root>/onnx/`` (next to the
+  embeddings cache), named by its key (:meth:`Embedder.key`); a damaged file is exported again.
+- ``"auto"``: ``"onnx"`` when ``onnxruntime`` and ``onnx`` are installed and the export works
+  for this model, else ``"torch"``.
 
 Pooling (average, max, GeM, masked average) always happens afterwards in PyTorch on the map, so
 it is exactly the same code for both engines. The two engines' vectors agree to about 1e-6 of
@@ -30,7 +28,6 @@ it on uint8 batches there.
 from __future__ import annotations
 
 import hashlib
-import io
 import threading
 import warnings
 import weakref
@@ -39,42 +36,53 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torchvision.models.feature_extraction import create_feature_extractor
 
-from .backbones import BUILD_LOCK, Backbone, Stage
-from .cache import atomic_write, default_cache_dir
+from .backbones import Backbone, Stage
+from .cache import atomic_write
 from .features import extract_features, masked_pool, pool_map
+from .onnx_graphs import export_graph, graph_key, new_session, onnx_available, onnx_cache_dir
+from .registry import shelf
 
-__all__ = ["ENGINES", "Embedder", "embedder", "onnx_available", "resolve_engine", "weights_fingerprint"]
+__all__ = ["ENGINES", "Embedder", "get_embedder", "onnx_available", "resolve_engine", "weights_fingerprint"]
 
 ENGINES = ("auto", "torch", "onnx")
-#: Part of every exported file's key: bump when the export (graph, opset, names) changes.
-EXPORT_FORMAT = 1
-OPSET = 17
 
-_SESSIONS: dict[str, object] = {}  # per process: key -> onnxruntime.InferenceSession
-_GRAPHS: dict[str, bytes] = {}  # per process: key -> exported graph (for cache_dir=None)
+_SESSIONS: dict[str, object] = shelf("engines.sessions")  # key -> onnxruntime.InferenceSession
+_GRAPHS: dict[str, bytes] = shelf("engines.graphs")  # key -> exported graph (for cache_dir=None)
 _FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (versions, fp)
-_FAILED: dict[str, str] = {}  # keys whose export failed in this process -> reason
+_FAILED: dict[str, str] = shelf("engines.failed")  # keys whose export failed here -> reason
 _LOCK = threading.Lock()
 
 
-def onnx_available() -> bool:
-    """Whether ONNX Runtime and the ``onnx`` package (needed by the export) can be imported."""
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def resolve_engine(engine: str) -> str:
-    """``"torch"`` or ``"onnx"``: what ``engine`` (``"auto"``, ``"torch"`` or ``"onnx"``) means here.
+    """What ``engine`` means here: ``"torch"`` or ``"onnx"``.
 
-    ``"auto"`` is ``"onnx"`` when :func:`onnx_available`, else ``"torch"``. Raises ``ValueError``
-    for an unknown engine and ``ImportError`` (saying what to install) for ``"onnx"`` without
-    the packages.
+    Parameters
+    ----------
+    engine : {"auto", "torch", "onnx"}
+        ``"auto"`` is ``"onnx"`` when :func:`~simlab.onnx_graphs.onnx_available`, else ``"torch"``.
+
+    Returns
+    -------
+    str
+        ``"torch"`` or ``"onnx"``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown engine.
+    ImportError
+        For ``"onnx"`` without the packages, saying what to install.
+
+    Examples
+    --------
+    >>> from simlab.engines import resolve_engine
+    >>> resolve_engine("torch"), resolve_engine("auto") in ("onnx", "torch")
+    ('torch', True)
+    >>> resolve_engine("gpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: engine='gpu': choose one of auto, torch, onnx
     """
     if engine not in ENGINES:
         raise ValueError(f"engine={engine!r}: choose one of {', '.join(ENGINES)}")
@@ -84,17 +92,37 @@ def resolve_engine(engine: str) -> str:
         return "onnx"
     if engine == "auto":
         return "torch"
-    raise ImportError("engine='onnx' needs ONNX Runtime and onnx: pip install onnxruntime onnx "
+    raise ImportError("engine='onnx' needs ONNX Runtime and onnx: pip install \"simlab[fast]\" "
                       "(or use engine='torch')")
 
 
 def weights_fingerprint(model: nn.Module) -> str:
-    """sha256 hex digest over the names, dtypes, shapes and bytes of ``model``'s state dict.
+    """A sha256 over the names, dtypes, shapes and bytes of ``model``'s state dict.
 
     Two models get the same fingerprint exactly when they hold the same numbers, whether those
     came from a download, a file or a random initialisation (about 15 ms for MobileNetV2).
     Remembered per model until one of its tensors is replaced or changed in place (PyTorch
     counts in-place changes), so repeated calls on an unchanged model cost almost nothing.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+
+    Returns
+    -------
+    str
+        64 hex digits.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from simlab.engines import weights_fingerprint
+    >>> a, b = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    >>> weights_fingerprint(a) == weights_fingerprint(b)  # two random draws
+    False
+    >>> _ = b.load_state_dict(a.state_dict())
+    >>> weights_fingerprint(a) == weights_fingerprint(b), len(weights_fingerprint(a))
+    (True, 64)
     """
     state = model.state_dict(keep_vars=True)
     versions = tuple((name, id(t), t.data_ptr(), t._version) for name, t in state.items())
@@ -111,55 +139,89 @@ def weights_fingerprint(model: nn.Module) -> str:
     return fingerprint
 
 
-def onnx_cache_dir(cache_dir="default") -> Path | None:
-    """Where exported graphs are kept: ``<embeddings cache root>/onnx`` (``None``: in memory only).
-
-    ``cache_dir`` is ``"default"`` (:func:`simlab.cache.default_cache_dir`), a folder (the
-    root of an embeddings cache) or ``None``.
-    """
-    if cache_dir is None:
-        return None
-    if isinstance(cache_dir, str) and cache_dir == "default":
-        cache_dir = default_cache_dir()
-    return Path(cache_dir).expanduser() / "onnx"
-
-
-
-def embedder(backbone: Backbone, stage: str | None = None, engine: str = "auto",
-             cache_dir="default") -> Embedder:
+def get_embedder(backbone: Backbone, stage: str | None = None, engine: str = "auto", *,
+                 cache_dir="default") -> Embedder:
     """The :class:`Embedder` for ``(backbone, stage, engine)``, built once and kept on the backbone.
 
     A new one is built when the backbone's weights changed since (its fingerprint differs), so
-    a fine-tuned model never runs an old exported graph. Raises as :class:`Embedder` does.
+    a fine-tuned model never runs an old exported graph.
+
+    Parameters
+    ----------
+    backbone, stage, engine, cache_dir
+        As for :class:`Embedder`.
+
+    Returns
+    -------
+    Embedder
+
+    Raises
+    ------
+    ValueError, ImportError, RuntimeError
+        As :class:`Embedder` does.
+
+    Examples
+    --------
+    >>> from simlab.backbones import load_backbone
+    >>> from simlab.engines import get_embedder
+    >>> backbone = load_backbone()
+    >>> run = get_embedder(backbone, "stage3", "torch")
+    >>> run, run is get_embedder(backbone, "stage3", "torch")
+    (Embedder(mobilenet_v2, stage3, engine='torch'), True)
     """
     name = backbone.resolve_stage(stage).name
     slot = ("engine", name, engine, str(cache_dir))  # beside extract_features' traced extractors
     return backbone.cached(
         slot,
-        lambda: Embedder(backbone, name, engine, cache_dir),
-        lambda kept: kept.engine == "torch" or kept._fingerprint == weights_fingerprint(backbone.model),
+        lambda: Embedder(backbone, name, engine, cache_dir=cache_dir),
+        still_valid=lambda kept: (kept.engine == "torch"
+                                  or kept._fingerprint == weights_fingerprint(backbone.model)),
     )
+
 
 class Embedder:
     """One stage's feature maps, and pooled vectors, of preprocessed batches by one engine.
-
-    ``backbone`` is a :class:`~simlab.backbones.Backbone`; ``stage`` one of its stage names
-    (default: the deepest); ``engine`` ``"auto"``, ``"torch"`` or ``"onnx"`` (see the module
-    docstring; :attr:`engine` says which one runs). ``cache_dir`` is where an exported graph is
-    kept (see :func:`onnx_cache_dir`). ``threads`` is how many threads ONNX Runtime uses within
-    a layer (default: ``torch.get_num_threads()``, the same as PyTorch).
 
     Call it with a batch: uint8 Tensor[N, 3, H, W] (pixels after resize and crop; normalised
     here with the backbone's mean and std) or float Tensor[N, 3, H, W] already normalised
     (:meth:`~simlab.backbones.Backbone.preprocess` output). Picklable: the session is rebuilt
     lazily in each process.
 
-    Raises ``ValueError`` for an unknown engine or stage, ``ImportError`` for ``"onnx"`` without
-    ONNX Runtime, and ``RuntimeError`` (with the exporter's reason) when ``engine="onnx"`` and
-    the model cannot be exported; ``"auto"`` falls back to ``"torch"`` then, with a warning.
+    Parameters
+    ----------
+    backbone : Backbone
+        From :func:`~simlab.backbones.load_backbone`.
+    stage : str, optional
+        A stage name; the deepest by default.
+    engine : {"auto", "torch", "onnx"}, optional
+        See the module docstring; the attribute ``engine`` says which one runs.
+    cache_dir : "default", str, pathlib.Path or None, optional
+        Where an exported graph is kept (see :func:`~simlab.onnx_graphs.onnx_cache_dir`).
+    threads : int, optional
+        Threads ONNX Runtime uses within a layer; ``torch.get_num_threads()`` by default, as
+        PyTorch.
+
+    Raises
+    ------
+    ValueError
+        For an unknown engine or stage.
+    ImportError
+        For ``"onnx"`` without ONNX Runtime.
+    RuntimeError
+        With the exporter's reason, when ``engine="onnx"`` and the model cannot be exported
+        (raised at the first call); ``"auto"`` falls back to ``"torch"`` then, with a warning.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from simlab.backbones import load_backbone
+    >>> from simlab.engines import Embedder
+    >>> run = Embedder(load_backbone(), "stage3", engine="torch")
+    >>> run(torch.zeros(2, 3, 224, 224, dtype=torch.uint8)).shape
+    (2, 32)
     """
 
-    def __init__(self, backbone: Backbone, stage: str | None = None, engine: str = "auto",
+    def __init__(self, backbone: Backbone, stage: str | None = None, engine: str = "auto", *,
                  cache_dir="default", threads: int | None = None):
         self.backbone = backbone
         self.stage: Stage = backbone.resolve_stage(stage)
@@ -174,7 +236,31 @@ class Embedder:
     # --- the public calls -----------------------------------------------------------------------
 
     def feature_map(self, images: torch.Tensor) -> torch.Tensor:
-        """The stage's map of a batch: Tensor[N, C, h, w] float32 (transformer maps converted)."""
+        """The stage's map of a batch.
+
+        Parameters
+        ----------
+        images : torch.Tensor
+            uint8 pixels or normalised floats, shape (N, 3, H, W).
+
+        Returns
+        -------
+        torch.Tensor
+            float32, shape (N, C, h, w) (transformer maps converted).
+
+        Raises
+        ------
+        ValueError
+            For a batch that is not (N, 3, H, W).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from simlab.backbones import load_backbone
+        >>> from simlab.engines import Embedder
+        >>> Embedder(load_backbone(), "stage3", "torch").feature_map(torch.zeros(1, 3, 64, 64)).shape
+        torch.Size([1, 32, 8, 8])
+        """
         batch = self.normalise(images)
         if self.engine == "onnx":
             out = self._onnx_map(batch)
@@ -183,21 +269,73 @@ class Embedder:
         # no_grad, not inference_mode: see features.extract_features
         return extract_features(self.backbone, batch, [self.stage.name])[self.stage.name]
 
-    def __call__(self, images: torch.Tensor, pool: str = "avg", weights: torch.Tensor | None = None
-                 ) -> np.ndarray:
-        """Pooled vectors of a batch: float32 (N, C).
+    def __call__(self, images: torch.Tensor, pool: str = "avg", *,
+                 subject_fraction: torch.Tensor | None = None) -> np.ndarray:
+        """Pooled vectors of a batch.
 
-        ``pool`` is ``"avg"``, ``"max"`` or ``"gem"`` (:func:`~simlab.features.pool_map`); with
-        ``weights`` (subject fractions Tensor[N, h, w], e.g. ``preprocess_mask`` output) the
-        map is pooled by :func:`~simlab.features.masked_pool` instead.
+        Parameters
+        ----------
+        images : torch.Tensor
+            uint8 pixels or normalised floats, shape (N, 3, H, W).
+        pool : {"avg", "max", "gem"}, optional
+            As for :func:`~simlab.features.pool_map`.
+        subject_fraction : torch.Tensor, optional
+            Shape (N, h, w), in [0, 1] (e.g. ``preprocess_mask`` output): the map is then pooled
+            by :func:`~simlab.features.masked_pool` instead.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32, shape (N, C).
+
+        Raises
+        ------
+        ValueError
+            For a bad batch, pool or ``subject_fraction`` (see
+            :func:`~simlab.features.masked_pool`).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from simlab.backbones import load_backbone
+        >>> from simlab.engines import Embedder
+        >>> run = Embedder(load_backbone(), "stage3", "torch")
+        >>> run(torch.zeros(1, 3, 64, 64), "max", subject_fraction=torch.ones(1, 64, 64)).shape
+        (1, 32)
         """
         fmap = self.feature_map(images)
         with torch.no_grad():
-            pooled = pool_map(fmap, pool) if weights is None else masked_pool(fmap, weights)
+            pooled = (pool_map(fmap, pool) if subject_fraction is None
+                      else masked_pool(fmap, subject_fraction))
         return pooled.numpy().astype(np.float32)
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 pixels -> float in [0, 1] -> normalised with the weights' mean and std; float as is."""
+        """uint8 pixels -> floats in [0, 1] -> normalised with the weights' mean and std.
+
+        Parameters
+        ----------
+        images : torch.Tensor
+            Shape (N, 3, H, W): uint8 pixels, or floats (returned as they are).
+
+        Returns
+        -------
+        torch.Tensor
+            float32, shape (N, 3, H, W).
+
+        Raises
+        ------
+        ValueError
+            For a batch that is not (N, 3, H, W).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from simlab.backbones import load_backbone
+        >>> from simlab.engines import Embedder
+        >>> run = Embedder(load_backbone(), engine="torch")
+        >>> run.normalise(torch.zeros(1, 3, 1, 1, dtype=torch.uint8)).flatten()  # -mean / std
+        tensor([-2.1179, -2.0357, -1.8044])
+        """
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"a batch must be (N, 3, H, W), got {tuple(images.shape)}")
         if images.dtype != torch.uint8:
@@ -255,13 +393,31 @@ class Embedder:
         # graph is only valid for the traced size. Convolutional networks take any size.
         return not any(s.channels_last for s in self.backbone.stages)
 
-    def key(self, size: tuple | None = None) -> str:
-        """The cache key of the exported graph (also its file name, without ``.onnx``)."""
-        shape = "any" if size is None else f"{size[0]}x{size[1]}"
-        text = (f"{EXPORT_FORMAT} {OPSET} {torch.__version__} {self.backbone.name} "
-                f"{self._fingerprint} {self.stage.node} {shape}")
-        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-        return f"{self.backbone.name}-{self.stage.name}-{shape}-{digest}"
+    def key(self, input_shape: tuple[int, int] | None = None) -> str:
+        """The cache key of the exported graph, also its file name (without ``.onnx``).
+
+        Parameters
+        ----------
+        input_shape : tuple of int, optional
+            (height, width) of a graph exported for one input size; ``None`` for a graph that
+            takes any (convolutional networks).
+
+        Returns
+        -------
+        str
+            ``<backbone>-<stage>-<HxW or any>-<16 hex digits>``, the digits a hash of the export
+            format, opset, torch version, weights fingerprint and graph node
+            (:func:`~simlab.onnx_graphs.graph_key`).
+
+        Examples
+        --------
+        >>> from simlab.backbones import load_backbone
+        >>> from simlab.engines import Embedder
+        >>> run = Embedder(load_backbone(), "stage3", "torch")
+        >>> run.key(), run.key((224, 224))
+        ('mobilenet_v2-stage3-any-...', 'mobilenet_v2-stage3-224x224-...')
+        """
+        return graph_key(self.backbone.name, self.stage, self._fingerprint, input_shape)
 
     def _session(self, size):
         if size not in self._graphs:
@@ -284,30 +440,20 @@ class Embedder:
                                   UserWarning, stacklevel=4)
                 raise RuntimeError(reason) from e
             try:
-                session = self._new_session(graph)
+                session = new_session(graph, threads=self._threads(), spinning=self.spinning)
             except Exception as e:  # noqa: BLE001 - a damaged file raises many types
                 if not isinstance(graph, str):
                     raise
                 warnings.warn(f"{graph}: damaged exported graph, exporting again ({type(e).__name__})",
                               UserWarning, stacklevel=4)
                 Path(graph).unlink(missing_ok=True)
-                session = self._new_session(self._graph(key, size))
+                session = new_session(self._graph(key, size), threads=self._threads(),
+                                      spinning=self.spinning)
             _SESSIONS[session_key] = session
             return session
 
     def _threads(self) -> int:
         return self.threads if self.threads is not None else torch.get_num_threads()
-
-    def _new_session(self, graph):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self._threads()
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only
-        if not self.spinning:  # leave the cores to other processes (the DataLoader's workers)
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def _graph(self, key: str, size) -> bytes | str:
         """The exported graph: a file path in the cache, or bytes (no cache, or it is read-only)."""
@@ -331,31 +477,5 @@ class Embedder:
         return (self.cache_dir / f"{key}.onnx").read_bytes()
 
     def _export(self, size) -> bytes:
-        """Export the backbone up to the stage: input ``images`` (N, 3, H, W), output ``features``."""
-        with BUILD_LOCK:  # tracing, twice: one thread at a time
-            return self._traced_export(size)
-
-    def _traced_export(self, size) -> bytes:
-        stage = self.stage
-        truncated = _Truncated(create_feature_extractor(self.backbone.model, {stage.node: "features"}))
-        h, w = size if size is not None else (224, 224)  # any size: the graph takes all
-        example = torch.zeros(2, 3, h, w)
-        axes = {0: "batch"} if size is not None else {0: "batch", 2: "height", 3: "width"}
-        buffer = io.BytesIO()
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # tracer warnings about Python values in the graph
-            torch.onnx.export(truncated.eval(), (example,), buffer, dynamo=False, opset_version=OPSET,
-                              input_names=["images"], output_names=["features"],
-                              dynamic_axes={"images": axes, "features": {0: "batch"}})
-        return buffer.getvalue()
-
-
-class _Truncated(nn.Module):
-    """The traced extractor with one tensor out instead of a dict (what the exporter wants)."""
-
-    def __init__(self, extractor: nn.Module):
-        super().__init__()
-        self.extractor = extractor
-
-    def forward(self, x):
-        return self.extractor(x)["features"]
+        """The backbone up to the stage as an ONNX graph (:func:`~simlab.onnx_graphs.export_graph`)."""
+        return export_graph(self.backbone.model, self.stage, size)

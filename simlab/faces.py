@@ -38,7 +38,6 @@ dlib_face_recognition dlib_face_landmarks_5``; ``make lab`` and ``make test`` do
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +45,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .extras import require
 from .images import ImageError, load_image
+from .registry import once
 from .weights import fetch
 
 __all__ = ["DETECT_SIDE", "THRESHOLD", "SamePerson", "check_search", "detect_faces", "face_embeddings",
@@ -66,8 +67,23 @@ EMBEDDING_SIZE = 128
 
 @dataclass(frozen=True)
 class SamePerson:
-    """The verdict of :func:`same_person`: the Euclidean ``distance`` of the two identity
-    vectors, the ``threshold`` used, and ``same`` = distance < threshold."""
+    """The verdict of :func:`same_person`.
+
+    Parameters
+    ----------
+    distance : float
+        The Euclidean distance of the two identity vectors.
+    same : bool
+        ``distance < threshold``.
+    threshold : float
+        The threshold used.
+
+    Examples
+    --------
+    >>> from simlab.faces import SamePerson
+    >>> SamePerson(0.32, True, 0.6)
+    SamePerson(distance=0.32, same=True, threshold=0.6)
+    """
 
     distance: float
     same: bool
@@ -105,7 +121,7 @@ def detect_faces(image, *, upsample: int = UPSAMPLE,
     Examples
     --------
     >>> from simlab.faces import detect_faces
-    >>> from simlab.images import people_photos
+    >>> from simlab.kit import people_photos
     >>> len(detect_faces(people_photos("whitehouse")["obama"]))
     1
     """
@@ -114,12 +130,36 @@ def detect_faces(image, *, upsample: int = UPSAMPLE,
 
 
 def face_landmarks(image, *, upsample: int = UPSAMPLE, detect_side: int | None = DETECT_SIDE) -> np.ndarray:
-    """The 5 landmarks of the largest face in ``image``: float array (5, 2) of (x, y) pixels.
+    """The 5 landmarks of the largest face in ``image``: what the embedding aligns the face by.
 
-    The points are the outer and inner corner of each eye and the base of the nose, in the
-    order of dlib's 5-point model, found on the full photo; they are what the embedding aligns
-    the face by. ``upsample`` and ``detect_side`` as in :func:`detect_faces`. Raises
-    ``ValueError`` naming the image when it has no face (see :func:`face_embeddings`).
+    Parameters
+    ----------
+    image : str, pathlib.Path, PIL.Image.Image or numpy.ndarray
+        Anything :func:`~simlab.images.load_image` accepts.
+    upsample, detect_side : optional
+        How faces are searched, as in :func:`detect_faces`. The landmarks always come from the
+        full photo.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape (5, 2): (x, y) pixels of the outer and inner corner of each eye and the
+        base of the nose, in the order of dlib's 5-point model.
+
+    Raises
+    ------
+    ValueError
+        Naming the image when it has no face, and for bad ``upsample`` or ``detect_side``.
+    simlab.images.ImageError
+        For a bad image.
+
+    Examples
+    --------
+    >>> from simlab.faces import face_landmarks
+    >>> from simlab.kit import people_photos
+    >>> face_landmarks(people_photos("whitehouse")["obama"]).round()[:2]  # the right eye's corners
+    array([[321., 122.],
+           [297., 121.]])
     """
     photo = _Photo(image, detect_side)
     return photo.landmarks(photo.largest(upsample, _name(image, 0)))
@@ -156,7 +196,7 @@ def face_embeddings(images, *, upsample: int = UPSAMPLE, detect_side: int | None
     Examples
     --------
     >>> from simlab.faces import face_embeddings
-    >>> from simlab.images import people_photos
+    >>> from simlab.kit import people_photos
     >>> photos = people_photos("whitehouse")
     >>> face_embeddings([photos["obama"], photos["biden"]]).shape
     (2, 128)
@@ -196,6 +236,14 @@ def face_vectors(image, *, upsample: int = UPSAMPLE,
         For a bad image.
     ValueError
         For bad ``upsample`` or ``detect_side``.
+
+    Examples
+    --------
+    >>> from simlab.faces import face_vectors
+    >>> from simlab.kit import people_photos
+    >>> boxes, vectors = face_vectors(people_photos("whitehouse")["biden"])
+    >>> boxes, vectors.shape
+    (array([[236, 133, 391, 289]]), (1, 128))
     """
     photo = _Photo(image, detect_side)
     found = photo.faces(upsample)
@@ -205,14 +253,35 @@ def face_vectors(image, *, upsample: int = UPSAMPLE,
     return boxes, vectors
 
 
-def same_person(a, b, threshold: float = THRESHOLD) -> SamePerson:
+def same_person(a, b, *, threshold: float = THRESHOLD) -> SamePerson:
     """Do ``a`` and ``b`` show the same person? Distance and verdict by dlib's rule.
 
-    ``a`` and ``b`` are images (anything :func:`~simlab.images.load_image` accepts; the largest
-    face of each is used) or identity vectors of length 128 from :func:`face_embeddings`.
-    Returns a :class:`SamePerson`: the Euclidean distance of the two vectors and
-    ``same = distance < threshold``. Raises ``ValueError`` for a photo without a face (naming
-    it), a vector of the wrong length, or a threshold that is not positive.
+    Parameters
+    ----------
+    a, b : image or numpy.ndarray
+        Images (anything :func:`~simlab.images.load_image` accepts; the largest face of each is
+        used) or identity vectors of length 128 from :func:`face_embeddings`.
+    threshold : float, optional
+        The same person when the distance is below this; dlib's 0.6 by default.
+
+    Returns
+    -------
+    SamePerson
+        The Euclidean distance of the two vectors and ``same = distance < threshold``.
+
+    Raises
+    ------
+    ValueError
+        For a photo without a face (naming it), a vector of the wrong length, or a threshold that
+        is not positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simlab.faces import same_person
+    >>> verdict = same_person(np.zeros(128), np.full(128, 0.05))  # two identity vectors
+    >>> round(verdict.distance, 2), verdict.same
+    (0.57, True)
     """
     if not threshold > 0:
         raise ValueError(f"threshold must be a positive distance, got {threshold!r}")
@@ -222,8 +291,29 @@ def same_person(a, b, threshold: float = THRESHOLD) -> SamePerson:
 
 
 def check_search(upsample, detect_side) -> None:
-    """Raise ``ValueError`` unless ``upsample`` (a whole number >= 0) and ``detect_side`` (a positive
-    whole number of pixels, or ``None``) are valid options of :func:`detect_faces`."""
+    """Check the face-search options of :func:`detect_faces`.
+
+    Parameters
+    ----------
+    upsample : int
+        Must be a whole number >= 0.
+    detect_side : int or None
+        Must be a positive whole number of pixels, or ``None``.
+
+    Raises
+    ------
+    ValueError
+        Naming the option and the value, when one is invalid.
+
+    Examples
+    --------
+    >>> from simlab.faces import check_search
+    >>> check_search(1, 768)
+    >>> check_search(1, 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: detect_side must be a positive number of pixels or None, got 0
+    """
     if not (_whole(upsample) and upsample >= 0):
         raise ValueError(f"upsample must be a whole number >= 0, got {upsample!r}")
     if detect_side is not None and not (_whole(detect_side) and detect_side > 0):
@@ -231,19 +321,31 @@ def check_search(upsample, detect_side) -> None:
 
 
 def load_models() -> None:
-    """Load dlib's detector, landmark model and network now (once per process), fetching the files
-    if they are not cached. Raises :class:`~simlab.weights.WeightsError` (saying how to fetch them)
-    when a file is missing or fails its sha256."""
+    """Load dlib's detector, landmark model and network now, once per process.
+
+    The model files are fetched (:func:`simlab.weights.fetch`) when they are not cached. The face
+    functions load them on first use; call this to fail early, once, on a missing file.
+
+    Raises
+    ------
+    simlab.weights.WeightsError
+        When a file is missing or fails its sha256 (saying how to fetch it).
+
+    Examples
+    --------
+    >>> from simlab.faces import load_models
+    >>> load_models()
+    """
     _models()
 
 
 # --- helpers --------------------------------------------------------------------------------
 
 
-@functools.cache
+@once
 def _models():
     """dlib's detector, landmark model and recognition network, loaded once per process."""
-    import dlib  # the dlib-bin wheel; imported here so that `import simlab` stays light
+    dlib = require("dlib")  # the dlib-bin wheel; imported here so that `import simlab` stays light
 
     landmarks = fetch("dlib_face_landmarks_5", quiet=True)
     network = fetch("dlib_face_recognition", quiet=True)
@@ -259,14 +361,9 @@ def _whole(value) -> bool:
 
 
 class _Photo:
-    """One photo as the face pipeline sees it, decoded only at the sizes it needs.
-
-    Up to twice ``detect_side`` long (the kit's photos), everything happens on the full photo.
-    A larger photo is searched on a grey copy ``detect_side`` long, made from the photo decoded at
-    the smallest of 1/2, 1/4 or 1/8 that still covers it (for a JPEG, by its decoder); each face is
-    then aligned and embedded on the photo reduced by the largest of those factors that keeps the
-    face :data:`ALIGN_WIDTH` px wide (the full photo for a smaller face): the 150-pixel chip the
-    network sees is shrunk from it either way. Boxes and landmarks are given in full-photo pixels.
+    """One photo as the face pipeline sees it, decoded only at the sizes it needs (see the module
+    docstring: large photos are searched on a reduced copy, faces aligned on a reduced photo as long
+    as they stay :data:`ALIGN_WIDTH` px wide). Boxes and landmarks are given in full-photo pixels.
     """
 
     def __init__(self, image, detect_side: int | None):
@@ -377,7 +474,7 @@ def _upright_size(path: Path) -> tuple[int, int]:
 
 
 def _rectangle(box):
-    import dlib
+    dlib = require("dlib")
 
     left, top, right, bottom = (round(x) for x in box)
     return dlib.rectangle(left, top, right - 1, bottom - 1)

@@ -19,17 +19,16 @@ import torch
 import torch.nn.functional as nnf
 
 from .backbones import Backbone
-from .images import as_mask, load_image
+from .images import load_image
+from .masks import as_mask
 
 __all__ = [
-    "embed",
-    "embed_stages",
+    "POOLS",
     "extract_features",
     "masked_inputs",
     "masked_pool",
     "match_heatmap",
     "pool_map",
-    "stage_table",
     "subject_and_background",
     "to_batch",
 ]
@@ -42,10 +41,35 @@ MIN_MASK_PIXELS = 1.0
 
 
 def to_batch(backbone: Backbone, images) -> torch.Tensor:
-    """Preprocess ``images`` into a Tensor[N, 3, H, W] for ``backbone``.
+    """Preprocess ``images`` into one batch for ``backbone``.
 
-    ``images`` is one image or a list of them (anything :func:`~simlab.images.load_image`
-    accepts), or an already preprocessed Tensor[3, H, W] or Tensor[N, 3, H, W].
+    Parameters
+    ----------
+    backbone : Backbone
+        Its :meth:`~simlab.backbones.Backbone.preprocess` is applied to each image.
+    images : image, list of images or torch.Tensor
+        One image or a list (anything :func:`~simlab.images.load_image` accepts), or an already
+        preprocessed Tensor[3, H, W] or Tensor[N, 3, H, W] (returned as is, batched).
+
+    Returns
+    -------
+    torch.Tensor
+        float32, shape (N, 3, H, W).
+
+    Raises
+    ------
+    ValueError
+        For an empty list or a tensor that is not (N, 3, H, W) or (3, H, W).
+    simlab.images.ImageError
+        For a bad image.
+
+    Examples
+    --------
+    >>> from simlab.backbones import load_backbone
+    >>> from simlab.features import to_batch
+    >>> from simlab.kit import samples
+    >>> to_batch(load_backbone(), [samples()["chelsea"], samples()["coffee"]]).shape
+    torch.Size([2, 3, 224, 224])
     """
     if isinstance(images, torch.Tensor):
         if images.ndim == 3:
@@ -65,10 +89,36 @@ def to_batch(backbone: Backbone, images) -> torch.Tensor:
 def extract_features(backbone: Backbone, images, stages=None) -> dict[str, torch.Tensor]:
     """Feature maps of ``images`` at ``stages``, all from ONE forward pass.
 
-    ``stages`` is a stage name, a list of names (shallow or deep, any order) or ``None`` for all.
-    Returns ``{stage name: Tensor[N, C, H, W]}`` in the order requested; transformer stages
-    are converted from (N, H, W, C). No gradients are tracked. Raises ``ValueError`` for an
-    unknown stage (listing the valid ones) and :class:`~simlab.images.ImageError` for bad images.
+    Parameters
+    ----------
+    backbone : Backbone
+        From :func:`~simlab.backbones.load_backbone`.
+    images : image, list of images or torch.Tensor
+        As for :func:`to_batch`.
+    stages : str or list of str, optional
+        A stage name, or a list of names in any order; all stages by default.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        ``{stage name: Tensor[N, C, H, W]}`` in the order requested (transformer stages converted
+        from (N, H, W, C)). No gradients are tracked.
+
+    Raises
+    ------
+    ValueError
+        For an unknown stage (listing the valid ones) or an empty list of stages.
+    simlab.images.ImageError
+        For a bad image.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from simlab.backbones import load_backbone
+    >>> from simlab.features import extract_features
+    >>> maps = extract_features(load_backbone(), torch.zeros(1, 3, 224, 224), ["stage1", "stage5"])
+    >>> {stage: tuple(fmap.shape) for stage, fmap in maps.items()}
+    {'stage1': (1, 16, 112, 112), 'stage5': (1, 1280, 7, 7)}
     """
     if stages is None:
         wanted = list(backbone.stages)
@@ -88,46 +138,92 @@ def extract_features(backbone: Backbone, images, stages=None) -> dict[str, torch
     }
 
 
-def pool_map(fmap: torch.Tensor, method: str = "avg", p: float = 3.0) -> torch.Tensor:
-    """Pool a Tensor[N, C, H, W] over positions into Tensor[N, C].
+def pool_map(fmap: torch.Tensor, pool: str = "avg", *, p: float = 3.0) -> torch.Tensor:
+    """Pool a feature map over positions: one value per channel.
 
-    ``method``: ``"avg"`` (global average), ``"max"`` (global max) or ``"gem"`` (generalised mean,
-    ``mean(x.clamp(min=1e-6) ** p) ** (1/p)``; p=1 is average, large p approaches max).
+    Parameters
+    ----------
+    fmap : torch.Tensor
+        Shape (N, C, H, W).
+    pool : {"avg", "max", "gem"}, optional
+        Global average, global max, or generalised mean ``mean(x.clamp(min=1e-6) ** p) ** (1/p)``.
+    p : float, optional
+        GeM's exponent: 1 is the average, a large p approaches the max.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (N, C).
+
+    Raises
+    ------
+    ValueError
+        For a map that is not 4-D or an unknown pool.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from simlab.features import pool_map
+    >>> fmap = torch.arange(4.0).reshape(1, 1, 2, 2)  # one channel: 0 1 / 2 3
+    >>> pool_map(fmap, "avg"), pool_map(fmap, "max"), pool_map(fmap, "gem", p=1.0)
+    (tensor([[1.5000]]), tensor([[3.]]), tensor([[1.5000]]))
     """
     if fmap.ndim != 4:
         raise ValueError(f"a feature map must be (N, C, H, W), got shape {tuple(fmap.shape)}")
-    if method == "avg":
+    if pool == "avg":
         return fmap.mean(dim=(2, 3))
-    if method == "max":
+    if pool == "max":
         return fmap.amax(dim=(2, 3))
-    if method == "gem":
+    if pool == "gem":
         # Same formula, computed relative to the per-channel max so that a large p (which
         # approaches max pooling) neither overflows to inf nor underflows to 0 in float32.
         x = fmap.clamp(min=1e-6)
         top = x.amax(dim=(2, 3), keepdim=True)
         return (x / top).pow(p).mean(dim=(2, 3)).pow(1.0 / p) * top[:, :, 0, 0]
-    raise ValueError(f"pool={method!r}: choose one of {', '.join(POOLS)}")
+    raise ValueError(f"pool={pool!r}: choose one of {', '.join(POOLS)}")
 
 
-def masked_pool(fmap: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Masked average pooling: Tensor[N, C, H, W] and weights Tensor[N, h, w] -> Tensor[N, C].
+def masked_pool(fmap: torch.Tensor, subject_fraction: torch.Tensor) -> torch.Tensor:
+    """Masked average pooling: average each channel of a feature map over the subject only.
 
-    ``weights`` are per-pixel subject fractions in [0, 1] at any resolution (e.g. the 224 x 224
-    output of :meth:`~simlab.backbones.Backbone.preprocess_mask`); they are resized to the map's
-    H x W by area interpolation, so each cell is weighted by the fraction of it that is subject.
-    Returns ``sum(F * m) / sum(m)`` over positions. Raises ``ValueError`` for wrong shapes,
-    weights outside [0, 1], or a row whose weights are all zero (the result would be NaN).
+    Parameters
+    ----------
+    fmap : torch.Tensor
+        Feature maps, shape (N, C, H, W).
+    subject_fraction : torch.Tensor
+        Per-pixel subject fractions in [0, 1], shape (N, h, w) at any resolution (e.g. the
+        224 x 224 output of :meth:`~simlab.backbones.Backbone.preprocess_mask`). They are resized
+        to the map's H x W by area interpolation, so each cell counts with the fraction of it
+        that is subject.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (N, C): ``sum(F * m) / sum(m)`` over positions.
+
+    Raises
+    ------
+    ValueError
+        For wrong shapes, fractions outside [0, 1], or a row with no subject at all (the result
+        would be NaN).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from simlab.features import masked_pool
+    >>> fmap = torch.arange(4.0).reshape(1, 1, 2, 2)  # one channel: 0 1 / 2 3
+    >>> masked_pool(fmap, torch.tensor([[[1.0, 1.0], [0.0, 0.0]]]))  # the top row only
+    tensor([[0.5000]])
     """
     if fmap.ndim != 4:
         raise ValueError(f"a feature map must be (N, C, H, W), got shape {tuple(fmap.shape)}")
-    if weights.ndim != 3 or weights.shape[0] != fmap.shape[0]:
-        raise ValueError(
-            f"weights must be (N, h, w) with N = {fmap.shape[0]} like the map, got {tuple(weights.shape)}"
-        )
-    weights = weights.to(fmap.dtype)
-    if not torch.isfinite(weights).all() or weights.min() < 0 or weights.max() > 1:
-        raise ValueError("weights must be fractions in [0, 1]")
-    w = nnf.interpolate(weights[:, None], size=fmap.shape[-2:], mode="area")
+    if subject_fraction.ndim != 3 or subject_fraction.shape[0] != fmap.shape[0]:
+        raise ValueError(f"subject_fraction must be (N, h, w) with N = {fmap.shape[0]} like the map, "
+                         f"got {tuple(subject_fraction.shape)}")
+    fraction = subject_fraction.to(fmap.dtype)
+    if not torch.isfinite(fraction).all() or fraction.min() < 0 or fraction.max() > 1:
+        raise ValueError("subject_fraction must be fractions in [0, 1]")
+    w = nnf.interpolate(fraction[:, None], size=fmap.shape[-2:], mode="area")
     total = w.sum(dim=(2, 3))  # (N, 1)
     empty = (total[:, 0] <= 1e-8).nonzero().flatten().tolist()
     if empty:
@@ -136,25 +232,51 @@ def masked_pool(fmap: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 
 
 def masked_inputs(backbone: Backbone, images, masks) -> tuple[torch.Tensor, torch.Tensor]:
-    """Check images and their subject masks; return the batch and the masks in the same frame.
+    """Check images and their subject masks; the batch and the masks in the network's frame.
 
-    ``images`` is one image or a list (anything :func:`~simlab.images.load_image` accepts),
-    ``masks`` one bool mask (H, W) per image, each the size of ``load_image(image)``: a list,
-    a stacked (N, H, W) array, or a single 2-D mask for a single image. Returns
-    ``(batch Tensor[N, 3, 224, 224], weights Tensor[N, 224, 224])``, the weights being
-    :meth:`~simlab.backbones.Backbone.preprocess_mask` of each mask (subject fraction per pixel).
+    Parameters
+    ----------
+    backbone : Backbone
+        Whose preprocessing is applied to images and masks.
+    images : image, list of images or torch.Tensor
+        As for :func:`to_batch`.
+    masks : list of numpy.ndarray, numpy.ndarray or torch.Tensor
+        One bool (H, W) mask per image, True on the subject, each the size of
+        ``load_image(image)``: a list, a stacked (N, H, W) array, or one 2-D mask for one image.
+        Already preprocessed images take masks already in the network's frame: (H, W) each,
+        bool or fractions in [0, 1] (:meth:`~simlab.backbones.Backbone.preprocess_mask` output).
 
-    Already preprocessed images (Tensor[3, H, W] or [N, 3, H, W]) take masks already in the
-    network's frame: (H, W) each, bool or float fractions in [0, 1] (``preprocess_mask`` output).
+    Returns
+    -------
+    batch : torch.Tensor
+        float32, shape (N, 3, 224, 224).
+    subject_fraction : torch.Tensor
+        float32, shape (N, 224, 224): the subject fraction of each pixel
+        (:meth:`~simlab.backbones.Backbone.preprocess_mask` of each mask).
 
-    Raises ``ValueError`` when the counts differ, a mask is not 2-D boolean or has the wrong
-    shape (naming its index, its shape and the image size), or when a mask keeps no subject
-    pixel inside the centre crop.
+    Raises
+    ------
+    ValueError
+        When the counts differ, a mask is not 2-D boolean or has the wrong shape (naming its
+        index, its shape and the image size), or a mask keeps no subject pixel inside the centre
+        crop.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simlab.backbones import load_backbone
+    >>> from simlab.features import masked_inputs
+    >>> photo = np.zeros((256, 256, 3), dtype=np.uint8)
+    >>> mask = np.zeros((256, 256), dtype=bool)
+    >>> mask[:, :128] = True
+    >>> batch, fraction = masked_inputs(load_backbone("mobilenet_v2", weights=None), [photo], [mask])
+    >>> tuple(batch.shape), tuple(fraction.shape), float(fraction.mean())
+    ((1, 3, 224, 224), (1, 224, 224), 0.5)
     """
     if isinstance(images, torch.Tensor):
         batch = to_batch(backbone, images)
         mask_list = _mask_list(masks, batch.shape[0], single=images.ndim == 3)
-        weights = torch.stack([_frame_mask(m, tuple(batch.shape[-2:]), i)
+        subject_fraction = torch.stack([_frame_mask(m, tuple(batch.shape[-2:]), i)
                                for i, m in enumerate(mask_list)])
     else:
         single = not isinstance(images, (list, tuple))
@@ -163,53 +285,13 @@ def masked_inputs(backbone: Backbone, images, masks) -> tuple[torch.Tensor, torc
             raise ValueError("no images given: the list is empty")
         mask_list = _mask_list(masks, len(image_list), single=single)
         photos = [load_image(im) for im in image_list]
-        weights = torch.stack([
-            backbone.preprocess_mask(as_mask(m, photo.size, f"mask {i}"))
+        subject_fraction = torch.stack([
+            backbone.preprocess_mask(as_mask(m, photo.size, name=f"mask {i}"))
             for i, (m, photo) in enumerate(zip(mask_list, photos, strict=True))
         ])
         batch = torch.stack([backbone.preprocess(photo) for photo in photos])
-    _check_area(backbone, weights, "subject")
-    return batch, weights
-
-
-def embed(backbone: Backbone, images, stage: str | None = None, pool: str = "avg",
-          masks=None, engine: str = "auto") -> np.ndarray:
-    """One vector per image: the stage's feature map pooled over positions.
-
-    Returns a float32 array (N, C), C being the stage's channel count; the deepest stage by
-    default. ``pool`` is ``"avg"`` (default), ``"max"`` or ``"gem"`` (see :func:`pool_map`).
-
-    With ``masks`` (one bool (H, W) mask per image, True on the subject, each the size of
-    ``load_image(image)``; see :func:`masked_inputs`), each vector is the subject's prototype:
-    the map averaged with weights = the fraction of each cell covered by the subject after the
-    same resize and centre crop as the photo (:func:`masked_pool`). Only ``pool="avg"`` is
-    defined then. An all-True mask gives the plain average.
-
-    ``engine`` runs the network: ``"torch"`` (PyTorch eager, as :func:`extract_features`),
-    ``"onnx"`` (ONNX Runtime on the backbone up to the stage, exported once and kept in the
-    embeddings cache folder, see :mod:`simlab.engines`) or ``"auto"`` (ONNX Runtime when it is
-    installed, else PyTorch). Pooling is the same code for both; their vectors agree to 1e-4.
-
-    Raises ``ValueError`` for an unknown stage, pool or engine, ``pool != "avg"`` with masks, a
-    number of masks that differs from the number of images, a mask that is not 2-D boolean or
-    not the size of its image, and a mask with no subject pixel inside the centre crop (never
-    NaN); ``ImportError`` for ``engine="onnx"`` without ONNX Runtime.
-    """
-    from .engines import embedder  # late: engines builds on this module
-
-    name = backbone.resolve_stage(stage).name
-    if pool not in POOLS:
-        raise ValueError(f"pool={pool!r}: choose one of {', '.join(POOLS)}")
-    if masks is not None and pool != "avg":
-        raise ValueError(
-            f"pool={pool!r} with masks: masked pooling is an average over the subject, "
-            "use pool='avg' (the default)"
-        )
-    run = embedder(backbone, name, engine)
-    if masks is None:
-        return run(to_batch(backbone, images), pool)
-    batch, weights = masked_inputs(backbone, images, masks)
-    return run(batch, weights=weights)
+    _check_area(backbone, subject_fraction, "subject")
+    return batch, subject_fraction
 
 
 def subject_and_background(backbone: Backbone, images, masks,
@@ -217,21 +299,50 @@ def subject_and_background(backbone: Backbone, images, masks,
     """The subject prototype and the background prototype of each image, from one forward pass.
 
     ``fg`` averages the stage's map with weights m (the subject fraction of each cell, as in
-    ``embed(..., masks=masks)``), ``bg`` with weights 1 - m. Both are float32 arrays (N, C).
-    With ``share`` = the mean of m over the map (``backbone.preprocess_mask(mask).mean()`` when
-    the map size divides 224), the plain average ``embed(backbone, images)`` equals
-    ``share * fg + (1 - share) * bg``: the whole-image vector is a mix of the two, weighted by
-    area, which is how the background gets into a whole-image score.
+    ``embed(..., masks=masks)`` of :mod:`simlab.embedding`), ``bg`` with weights 1 - m. With
+    ``share`` = the mean of m over the map (``backbone.preprocess_mask(mask).mean()`` when the map
+    size divides 224), the plain average ``embed(backbone, images)`` equals
+    ``share * fg + (1 - share) * bg``: the whole-image vector mixes the two by area, which is
+    how the background gets into a whole-image score.
 
-    Raises ``ValueError`` as :func:`embed` does, and also when a mask leaves no background
-    pixel inside the centre crop.
+    Parameters
+    ----------
+    backbone : Backbone
+        From :func:`~simlab.backbones.load_backbone`.
+    images, masks
+        As for :func:`masked_inputs`.
+    stage : str, optional
+        A stage name; the deepest by default.
+
+    Returns
+    -------
+    fg, bg : numpy.ndarray
+        float32, shape (N, C) each.
+
+    Raises
+    ------
+    ValueError
+        As :func:`masked_inputs` does, for an unknown stage, and when a mask leaves no
+        background pixel inside the centre crop.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simlab.backbones import load_backbone
+    >>> from simlab.features import subject_and_background
+    >>> photo = np.zeros((256, 256, 3), dtype=np.uint8)
+    >>> mask = np.zeros((256, 256), dtype=bool)
+    >>> mask[:, :128] = True
+    >>> fg, bg = subject_and_background(load_backbone(), [photo], [mask], "stage3")
+    >>> fg.shape, bg.shape
+    ((1, 32), (1, 32))
     """
     name = backbone.resolve_stage(stage).name
-    batch, weights = masked_inputs(backbone, images, masks)
-    _check_area(backbone, 1.0 - weights, "background")
+    batch, subject_fraction = masked_inputs(backbone, images, masks)
+    _check_area(backbone, 1.0 - subject_fraction, "background")
     fmap = extract_features(backbone, batch, [name])[name]
-    fg = masked_pool(fmap, weights)
-    bg = masked_pool(fmap, 1.0 - weights)
+    fg = masked_pool(fmap, subject_fraction)
+    bg = masked_pool(fmap, 1.0 - subject_fraction)
     return fg.numpy().astype(np.float32), bg.numpy().astype(np.float32)
 
 
@@ -239,19 +350,49 @@ def match_heatmap(backbone: Backbone, image, reference, reference_mask,
                   stage: str | None = None) -> np.ndarray:
     """Where in ``image`` does the reference's subject appear? A cosine map at the stage's grid.
 
-    The subject prototype of ``reference`` (masked average pooling with ``reference_mask``, a
-    bool (H, W) mask the size of ``load_image(reference)``) is compared by cosine similarity
-    with the feature vector at every position of ``image``'s map (deepest stage by default).
-    Returns a float32 array (h, w) in [-1, 1], e.g. 7 x 7 at a stride-32 stage: cell (i, j)
-    covers pixels [32 i, 32 (i + 1)) x [32 j, 32 (j + 1)) of ``backbone.preprocess(image)``,
-    the centre crop the network saw (draw it with :func:`simlab.viz.show_match_heatmap`).
-    A position whose feature vector is all zero scores 0. Stages that end in a ReLU (ResNet,
-    VGG, MobileNetV2's stage5) have no negative features, so there the values lie in [0, 1];
-    MobileNetV2's stages 1-4 end in a linear bottleneck and can give negative cosines.
-    No gradients are tracked.
+    The subject prototype of ``reference`` (masked average pooling with ``reference_mask``) is
+    compared by cosine similarity with the feature vector at every position of ``image``'s map.
+    Draw it with :func:`simlab.overlays.show_match_heatmap`. No gradients are tracked.
 
-    ``image`` is ONE image (or a preprocessed Tensor[3, H, W]). Raises ``ValueError`` for
-    several images, a bad mask (see :func:`masked_inputs`) or an unknown stage.
+    Parameters
+    ----------
+    backbone : Backbone
+        From :func:`~simlab.backbones.load_backbone`.
+    image : image or torch.Tensor
+        ONE image (anything :func:`~simlab.images.load_image` accepts) or a preprocessed
+        Tensor[3, H, W].
+    reference : image
+        The photo whose subject is looked for.
+    reference_mask : numpy.ndarray
+        bool, shape (H, W), True on the subject, the size of ``load_image(reference)``.
+    stage : str, optional
+        A stage name; the deepest by default.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape (h, w), in [-1, 1]: e.g. 7 x 7 at a stride-32 stage, cell (i, j) covering
+        pixels [32 i, 32 (i + 1)) x [32 j, 32 (j + 1)) of ``backbone.preprocess(image)``. A
+        position whose feature vector is all zero scores 0. Stages that end in a ReLU (ResNet,
+        VGG, MobileNetV2's stage5) have no negative features, so there the values lie in [0, 1];
+        MobileNetV2's stages 1-4 end in a linear bottleneck and can give negative cosines.
+
+    Raises
+    ------
+    ValueError
+        For several images, a bad mask (see :func:`masked_inputs`) or an unknown stage.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simlab.backbones import load_backbone
+    >>> from simlab.features import match_heatmap
+    >>> from simlab.kit import samples
+    >>> mug = np.zeros((256, 256, 3), dtype=np.uint8)
+    >>> mask = np.zeros((256, 256), dtype=bool)
+    >>> mask[64:192, 64:192] = True
+    >>> match_heatmap(load_backbone(), samples()["coffee"], mug, mask).shape
+    (7, 7)
     """
     name = backbone.resolve_stage(stage).name
     if isinstance(image, (list, tuple)) or (isinstance(image, torch.Tensor) and image.ndim == 4
@@ -264,37 +405,6 @@ def match_heatmap(backbone: Backbone, image, reference, reference_mask,
     fmap = extract_features(backbone, image, [name])[name]
     cos = nnf.cosine_similarity(fmap, prototype[:, :, None, None], dim=1, eps=1e-8)
     return cos[0].clamp(-1.0, 1.0).numpy().astype(np.float32)
-
-
-def embed_stages(backbone: Backbone, images: list, stages=None, pool: str = "avg",
-                 batch_size: int = 16) -> dict[str, np.ndarray]:
-    """Pooled vectors of ``images`` at every requested stage, one forward pass per batch.
-
-    Returns ``{stage name: float32 array (N, C)}``, shallow to deep (``stages=None``: all). Use it
-    to compare how similarity changes with depth without running the network once per stage.
-    ``images`` may also be an already preprocessed Tensor[N, 3, H, W].
-    """
-    if len(images) == 0:
-        raise ValueError("no images given: the list is empty")
-    parts: dict[str, list] = {}
-    for start in range(0, len(images), batch_size):
-        chunk = images[start:start + batch_size]
-        maps = extract_features(backbone, chunk if isinstance(chunk, torch.Tensor) else list(chunk), stages)
-        for name, fmap in maps.items():
-            parts.setdefault(name, []).append(pool_map(fmap, pool).numpy().astype(np.float32))
-    return {name: np.concatenate(chunks) for name, chunks in parts.items()}
-
-
-def stage_table(backbone: Backbone, size: int = 224) -> list[dict]:
-    """The pyramid measured on a zero image of ``size`` x ``size``: one dict per stage with
-    ``stage``, ``node``, ``stride``, ``channels``, ``height``, ``width`` and ``values`` (C*H*W)."""
-    maps = extract_features(backbone, torch.zeros(1, 3, size, size))
-    return [
-        {"stage": s.name, "node": s.node, "stride": s.stride, "channels": m.shape[1],
-         "height": m.shape[2], "width": m.shape[3], "values": m[0].numel()}
-        for s, m in zip(backbone.stages, maps.values(), strict=True)
-    ]
-
 
 
 def _mask_list(masks, n: int, single: bool) -> list:
@@ -338,12 +448,12 @@ def _frame_mask(mask, shape: tuple[int, int], i: int) -> torch.Tensor:
     return m.to(torch.float32)
 
 
-def _check_area(backbone: Backbone, weights: torch.Tensor, kind: str) -> None:
+def _check_area(backbone: Backbone, subject_fraction: torch.Tensor, kind: str) -> None:
     """Refuse a mask whose subject (or background) vanishes inside the network's input."""
-    area = weights.sum(dim=(1, 2))
+    area = subject_fraction.sum(dim=(1, 2))
     for i, a in enumerate(area.tolist()):
         if a < MIN_MASK_PIXELS:
-            h, w = weights.shape[-2:]
+            h, w = subject_fraction.shape[-2:]
             frame = _frame_text(backbone, h, w)
             if kind == "subject":
                 raise ValueError(

@@ -29,19 +29,46 @@ HASH_METHODS = {
 }
 
 
-def hash_bits(image, method: str = "phash", hash_size: int = 8) -> str:
+def hash_bits(image, *, method: str = "phash", hash_size: int = 8) -> str:
     """The perceptual hash of ``image`` as a string of ``hash_size**2`` characters ``'0'``/``'1'``.
 
-    ``image`` is anything :func:`simlab.images.load_image` accepts (a path, a PIL image, or a
-    NumPy array). ``method`` is one of ``"phash"`` (DCT, the most robust to edits; the default),
-    ``"dhash"`` (brightness gradients), ``"ahash"`` (brightness against the mean) or
-    ``"whash"`` (wavelets). ``hash_size`` is the side of the grid: the default 8 gives 64 bits.
-    Bits are read row by row. Compare two hashes with
-    :func:`simlab.metrics.hamming_distance`: 0 means the images look the same to the hash.
+    Bits are read row by row. Compare two hashes with :func:`simlab.metrics.hamming_distance`: 0
+    means the images look the same to the hash.
 
-    Raises ``ValueError`` for an unknown method (listing the valid ones) or a ``hash_size``
-    below 2 (or, for ``"whash"``, one that is not a power of 2), and
-    :class:`~simlab.images.ImageError` (a ``ValueError``) for an image that cannot be loaded.
+    Parameters
+    ----------
+    image : str, pathlib.Path, PIL.Image.Image or numpy.ndarray
+        Anything :func:`simlab.images.load_image` accepts.
+    method : {"phash", "dhash", "ahash", "whash"}, optional
+        ``"phash"`` (DCT, the most robust to edits), ``"dhash"`` (brightness gradients),
+        ``"ahash"`` (brightness against the mean) or ``"whash"`` (wavelets); see
+        :data:`HASH_METHODS`.
+    hash_size : int, optional
+        The side of the grid, >= 2 (a power of 2 for ``"whash"``): 8 gives 64 bits.
+
+    Returns
+    -------
+    str
+        ``hash_size**2`` characters, each ``'0'`` or ``'1'``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method (listing the valid ones) or a ``hash_size`` below 2 (or, for
+        ``"whash"``, one that is not a power of 2).
+    simlab.images.ImageError
+        For an image that cannot be loaded (a subclass of ``ValueError``).
+
+    Examples
+    --------
+    >>> from simlab.hashes import hash_bits
+    >>> from simlab.kit import samples
+    >>> bits = hash_bits(samples()["chelsea"])
+    >>> len(bits), sorted(set(bits))
+    (64, ['0', '1'])
+    >>> import numpy as np
+    >>> hash_bits(np.zeros((32, 32), dtype=np.uint8), method="ahash", hash_size=4)
+    '0000000000000000'
     """
     if method not in HASH_METHODS:
         raise ValueError(f"unknown hash method {method!r}; choose one of {', '.join(HASH_METHODS)}")

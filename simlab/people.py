@@ -14,15 +14,6 @@ of every face against every other:
 - :func:`group_people` sorts the album's faces into people with dlib's Chinese-whispers clustering:
   faces closer than 0.6 are linked, and each face takes the label most of its neighbours have,
   until nothing changes.
-
-Examples
---------
->>> from simlab.people import find_person
->>> from simlab.images import people_photos
->>> photos = people_photos("whitehouse")
->>> ranked = find_person(photos["obama"], list(photos.values()), cache_dir=None, progress=False)
->>> [(path.stem, round(distance, 2)) for path, distance in ranked]
-[('obama', 0.0), ('obama3', 0.32), ('obama2', 0.37), ('biden', 0.84)]
 """
 
 from __future__ import annotations
@@ -39,7 +30,8 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from .cache import Store, cached_rows, default_cache_dir
-from .collection import UnreadableFilesWarning, image_paths
+from .collection import UnreadableFilesWarning
+from .extras import require
 from .faces import (
     DETECT_SIDE,
     EMBEDDING_SIZE,
@@ -50,6 +42,7 @@ from .faces import (
     face_vectors,
     load_models,
 )
+from .images import image_paths
 from .validation import whole_number
 from .weights import KNOWN
 
@@ -63,12 +56,37 @@ ROW = 4 + EMBEDDING_SIZE  # a cached face: left, top, right, bottom, then its id
 class AlbumFaces:
     """Every face of an album, from :func:`album_faces`.
 
-    ``paths`` are the photos that could be read (a folder's sorted, a list's in its order), with
-    or without a face. Face f lies in photo ``paths[photo[f]]`` at ``boxes[f]`` (int, (F, 4):
-    left, top, right, bottom) and has the identity vector ``vectors[f]`` (float32, (F, 128));
-    the faces of a photo come together, largest first. ``failed`` lists ``(path, reason)`` for
-    files that could not be read; ``computed`` and ``from_cache`` count the photos searched now
-    and those read from the cache; ``cache_dir`` is the configuration's cache folder (or ``None``).
+    Face f lies in photo ``paths[photo[f]]`` at ``boxes[f]`` and has the identity vector
+    ``vectors[f]``; the faces of a photo come together, largest first.
+
+    Parameters
+    ----------
+    paths : list of pathlib.Path
+        The photos that could be read (a folder's sorted, a list's in its order), with or without
+        a face.
+    photo : numpy.ndarray
+        int, shape (F,): the photo of each face.
+    boxes : numpy.ndarray
+        int, shape (F, 4): left, top, right, bottom.
+    vectors : numpy.ndarray
+        float32, shape (F, 128).
+    failed : list of (pathlib.Path, str)
+        The files that could not be read, with the reason.
+    computed, from_cache : int
+        The photos searched now, and those read from the cache.
+    cache_dir : pathlib.Path or None, optional
+        The configuration's cache folder.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pathlib import Path
+    >>> from simlab.people import AlbumFaces
+    >>> album = AlbumFaces([Path("a.jpg"), Path("b.jpg")], photo=np.array([0, 0]),
+    ...                    boxes=np.zeros((2, 4), int), vectors=np.zeros((2, 128), np.float32),
+    ...                    failed=[], computed=2, from_cache=0)
+    >>> album.summary()
+    '2 photos, 2 faces (1 photos without a face; 0 from cache, 2 searched)'
     """
 
     paths: list[Path]
@@ -82,18 +100,59 @@ class AlbumFaces:
 
     @property
     def without_face(self) -> list[Path]:
-        """The photos in which no face was found."""
+        """The photos in which no face was found.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pathlib import Path
+        >>> from simlab.people import AlbumFaces
+        >>> album = AlbumFaces([Path("a.jpg"), Path("b.jpg")], np.array([0]), np.zeros((1, 4), int),
+        ...                    np.zeros((1, 128), np.float32), [], 2, 0)
+        >>> [path.name for path in album.without_face]
+        ['b.jpg']
+        """
         return [p for i, p in enumerate(self.paths) if i not in set(self.photo.tolist())]
 
     def largest(self) -> np.ndarray:
-        """For each photo, the index of its largest face, or -1 without a face: int array (len(paths),)."""
+        """For each photo, the index of its largest face, or -1 without a face.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64, shape (len(paths),).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pathlib import Path
+        >>> from simlab.people import AlbumFaces
+        >>> album = AlbumFaces([Path("a.jpg"), Path("b.jpg"), Path("c.jpg")], np.array([0, 0, 2]),
+        ...                    np.zeros((3, 4), int), np.zeros((3, 128), np.float32), [], 3, 0)
+        >>> album.largest()
+        array([ 0, -1,  2])
+        """
         first = np.full(len(self.paths), -1, dtype=np.int64)
         for f in range(len(self.photo) - 1, -1, -1):
             first[self.photo[f]] = f
         return first
 
     def summary(self) -> str:
-        """One line: photos, faces, photos without a face, where they came from, unreadable files."""
+        """One line: photos, faces, photos without a face, where they came from, unreadable files.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pathlib import Path
+        >>> from simlab.people import AlbumFaces
+        >>> AlbumFaces([Path("a.jpg")], np.array([0]), np.zeros((1, 4), int), np.zeros((1, 128), np.float32),
+        ...            [(Path("b.jpg"), "b.jpg: no such file")], 0, 1).summary()
+        '1 photos, 1 faces (0 photos without a face; 1 from cache, 0 searched), 1 unreadable: b.jpg'
+        """
         text = (f"{len(self.paths)} photos, {len(self.photo)} faces ({len(self.without_face)} photos "
                 f"without a face; {self.from_cache} from cache, {self.computed} searched)")
         if self.failed:
@@ -109,7 +168,7 @@ def album_faces(folder_or_paths, *, upsample: int = UPSAMPLE, detect_side: int |
     Parameters
     ----------
     folder_or_paths : str, pathlib.Path or list of paths
-        A folder (its images, subfolders included, see :func:`~simlab.collection.image_files`) or
+        A folder (its images, subfolders included, see :func:`~simlab.images.image_files`) or
         a list of image paths.
     upsample, detect_side : optional
         How faces are searched, as in :func:`~simlab.faces.detect_faces`; both are part of the
@@ -148,6 +207,18 @@ def album_faces(folder_or_paths, *, upsample: int = UPSAMPLE, detect_side: int |
     -----
     simlab.collection.UnreadableFilesWarning
         Naming the files that could not be read (they are in ``failed``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from simlab.kit import people_photos
+    >>> from simlab.people import album_faces
+    >>> photos, cache = people_photos("whitehouse"), tempfile.mkdtemp()
+    >>> album = album_faces([photos["obama"], photos["biden"]], cache_dir=cache, progress=False)
+    >>> album.summary()
+    '2 photos, 2 faces (0 photos without a face; 0 from cache, 2 searched)'
+    >>> album_faces([photos["obama"], photos["biden"]], cache_dir=cache, progress=False).summary()
+    '2 photos, 2 faces (0 photos without a face; 2 from cache, 0 searched)'
     """
     paths = image_paths(folder_or_paths)
     check_search(upsample, detect_side)
@@ -162,15 +233,15 @@ def album_faces(folder_or_paths, *, upsample: int = UPSAMPLE, detect_side: int |
     if cache_dir is not None:
         root = default_cache_dir() if isinstance(cache_dir, str) and cache_dir == "default" else cache_dir
         store = Store(Path(root).expanduser(), _config(upsample, detect_side), ROW,
-                      ("faces", f"upsample{upsample}", f"side{detect_side}"), ragged=True,
+                      name=("faces", f"upsample{upsample}", f"side{detect_side}"), ragged=True,
                       about={"note": "faces of simlab.people.album_faces: rows of left, top, right, bottom "
                                      "and a 128-d identity vector; safe to delete"})
     task = functools.partial(face_batch, upsample=upsample, detect_side=detect_side)
 
     def compute(todo_paths, todo_keys):
         if client is not None:
-            return cluster.run_batches(client, task, todo_paths, todo_keys, store, batch_size, progress,
-                                       desc="finding faces")
+            return cluster.run_batches(client, task, todo_paths, todo_keys, store, batch_size=batch_size,
+                                       progress=progress, desc="finding faces")
         return _search(todo_paths, todo_keys, store, batch_size, workers, progress, upsample, detect_side)
 
     found = cached_rows(paths, store, compute)
@@ -214,6 +285,16 @@ def find_person(photo, folder_or_paths, *, max_distance: float | None = None,
     ------
     ValueError
         When ``photo`` has no face (naming it), and as :func:`album_faces`.
+
+    Examples
+    --------
+    >>> from simlab.kit import people_photos
+    >>> from simlab.people import find_person
+    >>> photos = people_photos("whitehouse")
+    >>> album = [photos["obama2"], photos["biden"], photos["obama3"]]
+    >>> ranked = find_person(photos["obama"], album, cache_dir=None, progress=False)
+    >>> [(path.stem, round(distance, 2)) for path, distance in ranked]
+    [('obama3', 0.32), ('obama2', 0.37), ('biden', 0.84)]
     """
     search = {k: options[k] for k in ("upsample", "detect_side") if k in options}
     person = face_embeddings(photo, **search)[0]
@@ -250,8 +331,17 @@ def face_groups(vectors, *, threshold: float = THRESHOLD) -> np.ndarray:
     ------
     ValueError
         For vectors that are not (F, 128) and finite, or a threshold that is not positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simlab.people import face_groups
+    >>> vectors = np.zeros((3, 128))
+    >>> vectors[2, 0] = 1.0  # face 2 lies 1.0 away from faces 0 and 1
+    >>> face_groups(vectors)
+    array([0, 0, 1])
     """
-    import dlib  # the dlib-bin wheel
+    dlib = require("dlib")  # the dlib-bin wheel
 
     vectors = np.asarray(vectors, dtype=np.float64)
     if vectors.ndim != 2 or (len(vectors) and vectors.shape[1] != EMBEDDING_SIZE) \
@@ -292,6 +382,15 @@ def group_people(folder_or_paths, *, threshold: float = THRESHOLD, **options) ->
     ------
     ValueError
         As :func:`album_faces` and :func:`face_groups`.
+
+    Examples
+    --------
+    >>> from simlab.kit import people_photos
+    >>> from simlab.people import group_people
+    >>> photos = people_photos("whitehouse")
+    >>> album = [photos["obama"], photos["biden"], photos["obama3"]]
+    >>> [[path.stem for path in group] for group in group_people(album, cache_dir=None, progress=False)]
+    [['obama', 'obama3'], ['biden']]
     """
     album = album_faces(folder_or_paths, **options)
     labels = face_groups(album.vectors, threshold=threshold)
@@ -307,9 +406,28 @@ def group_people(folder_or_paths, *, threshold: float = THRESHOLD, **options) ->
 
 
 def face_batch(paths: list[str], *, upsample: int, detect_side: int | None):
-    """One batch of photos searched for faces: a :class:`~simlab.cluster.BatchResult` whose rows
-    for each readable photo are an array (faces, 132) of box and identity vector. Runs in a worker
-    process or on a Dask worker; unreadable photos are listed in ``errors``, never raised."""
+    """One batch of photos searched for faces, in a worker process or on a Dask worker.
+
+    Parameters
+    ----------
+    paths : list of str
+        The photos.
+    upsample, detect_side
+        As for :func:`~simlab.faces.detect_faces`.
+
+    Returns
+    -------
+    simlab.cluster.BatchResult
+        For each readable photo, an array (faces, 132) of box and identity vector; unreadable
+        photos are listed in ``errors``, never raised.
+
+    Examples
+    --------
+    >>> from simlab.people import face_batch
+    >>> result = face_batch(["nowhere.jpg"], upsample=1, detect_side=768)
+    >>> result.ok, result.errors
+    ([], [(0, 'nowhere.jpg: no such file')])
+    """
     from .cluster import BatchResult, worker_address
 
     start = time.perf_counter()

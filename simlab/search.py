@@ -6,7 +6,7 @@ fast enough for thousands of images, but the work grows with the size of the col
 
 - ``"exact"`` (``IndexFlatIP``): still compares the query with every vector, but in optimised
   blocks. The vectors are stored at unit length, so the inner product *is* the cosine
-  similarity, and the answer is the same as ``top_k(queries, gallery, k, "cosine")``.
+  similarity, and the answer is the same as ``top_k(queries, gallery, k=k)``.
 - ``"ivf"`` (inverted file, ``IndexIVFFlat``): k-means splits the collection into ``nlist``
   cells, each with a centre. A query is compared only with the vectors of the ``nprobe`` cells
   whose centres are nearest to it. Fast, but a true neighbour that lies just across a cell
@@ -17,8 +17,8 @@ fast enough for thousands of images, but the work grows with the size of the col
   candidates seen so far: more ``ef_search`` = slower and more accurate. Building the graph is
   the expensive part (``ef_construction`` candidates per insertion).
 
-Approximate indexes trade accuracy for speed, and :func:`recall_at_k` measures the price: the
-fraction of the true (exact) ``k`` nearest neighbours that the approximate search found.
+Approximate indexes trade accuracy for speed, and :func:`simlab.evaluation.recall_at_k` measures
+the price: the fraction of the true (exact) ``k`` nearest neighbours that the approximate search found.
 
 :func:`near_duplicate_groups` uses an exact index to find groups of (nearly) identical vectors,
 and :func:`synthetic_embeddings` makes clustered vectors that behave like image embeddings, to
@@ -39,21 +39,20 @@ from __future__ import annotations
 import math
 import numbers
 
-import faiss
 import numpy as np
 import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .evaluation import pair_precision_recall  # lesson 04 imports it from here
-from .validation import as_matrix, as_numbers, unit_rows, whole_number, zero_row_error
+from .extras import require
+from .validation import as_matrix, unit_rows, whole_number, zero_row_error
+
+faiss = require("faiss")
 
 __all__ = [
     "KINDS",
     "build_index",
     "near_duplicate_groups",
-    "pair_precision_recall",
-    "recall_at_k",
     "search",
     "synthetic_embeddings",
 ]
@@ -96,31 +95,52 @@ def build_index(
 ) -> faiss.Index:
     """A FAISS index of the rows of ``vectors`` for cosine-similarity search with :func:`search`.
 
-    ``vectors`` is (N, d): NumPy array, nested list or torch tensor of real numbers. The index
-    holds a float32 copy with every row scaled to unit length (the caller's array is left
-    untouched), so inner product = cosine similarity. Index row ``i`` is ``vectors[i]``.
+    The index holds a float32 copy with every row scaled to unit length (the caller's array is
+    left untouched), so inner product = cosine similarity. Index row ``i`` is ``vectors[i]``.
+    Parameters of the other kinds are ignored.
 
-    ``kind`` chooses the index (see the module docstring):
+    Parameters
+    ----------
+    vectors : array_like, shape (N, d)
+        NumPy array, nested list or torch tensor of real numbers.
+    kind : {"exact", "ivf", "hnsw"}, optional
+        The index (see the module docstring): ``"exact"`` is ``faiss.IndexFlatIP`` (each query
+        against every vector); ``"ivf"`` is ``faiss.IndexIVFFlat`` (k-means cells, a query searches
+        the ``nprobe`` nearest); ``"hnsw"`` is ``faiss.IndexHNSWFlat`` (a proximity graph).
+    nlist : int, optional
+        IVF: the number of cells, by default ``4 * sqrt(N)``, lowered if needed so that k-means has
+        at least 39 vectors per cell. k-means trains on a sample of ``40 * nlist`` rows drawn with
+        ``seed`` when there are more.
+    nprobe : int, optional
+        IVF: cells searched per query, by default ``max(1, nlist // 16)``, at most ``nlist``.
+        Change it later with ``index.nprobe = 8``.
+    hnsw_m, ef_construction, ef_search : int, optional
+        HNSW: links per vector, candidates while inserting, candidates while searching
+        (``index.hnsw.efSearch = 128`` changes it later). Build time grows about in proportion to
+        ``hnsw_m * ef_construction``.
+    seed : int, optional
+        Fixes IVF's training sample and k-means start. HNSW has FAISS's own fixed seed, but its
+        multi-threaded build may link a few vectors differently from run to run.
 
-    - ``"exact"``: ``faiss.IndexFlatIP``; compares each query with every vector.
-    - ``"ivf"``: ``faiss.IndexIVFFlat`` with ``METRIC_INNER_PRODUCT``. k-means, trained on
-      the vectors (on a sample of ``40 * nlist`` rows drawn with ``seed`` when there are more),
-      splits them into ``nlist`` cells; a query searches the ``nprobe`` nearest cells.
-      ``nlist`` defaults to ``4 * sqrt(N)``, lowered if needed so that k-means has at least
-      39 vectors per cell; ``nprobe`` defaults to ``max(1, nlist // 16)`` and is at most
-      ``nlist``. Change it later with ``index.nprobe = 8``.
-    - ``"hnsw"``: ``faiss.IndexHNSWFlat(d, hnsw_m, METRIC_INNER_PRODUCT)``: ``hnsw_m`` links
-      per vector, ``ef_construction`` candidates while inserting, ``ef_search`` while
-      searching (``index.hnsw.efSearch = 128`` changes it later). Build time grows about in
-      proportion to ``hnsw_m * ef_construction``.
+    Returns
+    -------
+    faiss.Index
+        Holding all N vectors (``index.ntotal``), ready for :func:`search`.
 
-    Parameters of the other kinds are ignored. ``seed`` fixes IVF's training sample and k-means
-    start; HNSW has FAISS's own fixed seed, but its multi-threaded build may link a few vectors
-    differently from run to run.
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind``, input that is empty, 1-D, not 2-D, or holds NaN, infinity or a
+        zero row, for parameters that are not whole numbers >= 1, and for ``"ivf"`` with fewer
+        than ``39 * nlist`` vectors (too few to train ``nlist`` cells).
 
-    Raises ``ValueError`` for an unknown ``kind``, input that is empty, 1-D, not 2-D, or holds
-    NaN, infinity or a zero row, for parameters that are not whole numbers >= 1, and for
-    ``"ivf"`` with fewer than ``39 * nlist`` vectors (too few to train ``nlist`` cells).
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simlab.search import build_index
+    >>> index = build_index(np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]))
+    >>> index.ntotal, index.d
+    (3, 2)
     """
     if kind not in KINDS:
         raise ValueError(f"unknown index kind {kind!r}; choose one of {', '.join(KINDS)}")
@@ -152,23 +172,45 @@ def build_index(
     return index
 
 
-def search(index: faiss.Index, queries, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def search(index: faiss.Index, queries, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` indexed vectors most similar (cosine) to each query row, best first.
 
-    ``index`` comes from :func:`build_index`; ``queries`` is (Nq, d) like the indexed vectors
-    (NumPy, list or torch) and is normalised the same way. Returns ``(indices, scores)``, both
-    (Nq, k), in the convention of ``simlab.metrics.top_k(queries, gallery, k, "cosine")``:
-    ``indices[i, j]`` (int64) is the row of the indexed vectors that is the ``j``-th best match
-    of ``queries[i]`` and ``scores[i, j]`` (float32, in [-1, 1]) its cosine similarity. For an
-    exact index the two functions agree up to float32 rounding and the order of ties.
+    The convention is that of ``simlab.metrics.top_k(queries, gallery, k=k)``; for an exact index
+    the two agree up to float32 rounding and the order of ties. An approximate index may find
+    fewer than ``k`` vectors (IVF with small ``nprobe`` when the probed cells hold fewer than
+    ``k``); the missing places hold index -1 and score ``-inf``.
 
-    An approximate index may find fewer than ``k`` vectors (IVF with small ``nprobe`` when the
-    probed cells hold fewer than ``k`` vectors); the missing places hold index -1 and score
-    ``-inf``.
+    Parameters
+    ----------
+    index : faiss.Index
+        From :func:`build_index`.
+    queries : array_like, shape (Nq, d)
+        Like the indexed vectors (NumPy, list or torch); normalised the same way.
+    k : int, optional
+        How many neighbours per query, 1 to the number of indexed vectors.
 
-    Raises ``ValueError`` when the queries' width differs from the index's (naming both), for
-    ``k`` < 1 or larger than the number of indexed vectors, and for queries that
-    :func:`build_index` would refuse as vectors.
+    Returns
+    -------
+    indices : numpy.ndarray of int64, shape (Nq, k)
+        ``indices[i, j]`` is the indexed row that is the ``j``-th best match of ``queries[i]``.
+    scores : numpy.ndarray of float32, shape (Nq, k)
+        Its cosine similarity, in [-1, 1].
+
+    Raises
+    ------
+    ValueError
+        When ``index`` is not a FAISS index, the queries' width differs from the index's (naming
+        both), for ``k`` < 1 or larger than the number of indexed vectors, and for queries that
+        :func:`build_index` would refuse as vectors.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simlab.search import build_index, search
+    >>> index = build_index(np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]))
+    >>> indices, scores = search(index, [[1.0, 0.1]], k=2)
+    >>> indices.tolist(), scores.astype(float).round(2).tolist()
+    ([[0, 1]], [[1.0, 0.68]])
     """
     if not isinstance(index, faiss.Index):
         raise ValueError(f"index must be a FAISS index made by build_index, got {type(index).__name__}")
@@ -190,57 +232,48 @@ def search(index: faiss.Index, queries, k: int = 10) -> tuple[np.ndarray, np.nda
     return indices, scores
 
 
-def recall_at_k(found, truth) -> float:
-    """Mean over queries of the fraction of the true neighbours that were found.
-
-    ``found`` and ``truth`` are (Nq, k) integer arrays of indices, e.g. from :func:`search` on
-    an approximate and on an exact index. For each query ``i`` the recall is
-    ``|set(found[i]) & set(truth[i])| / k``; the result is their mean, a ``float`` in [0, 1].
-    The order within a row does not matter, and -1 (a place an approximate index left empty)
-    never counts as found.
-
-    Raises ``ValueError`` when the shapes differ, are not 2-D or are empty, and when an array
-    does not hold integers.
-    """
-    found = _indices(found, "found")
-    truth = _indices(truth, "truth")
-    if found.shape != truth.shape:
-        raise ValueError(
-            f"found has shape {found.shape} and truth has shape {truth.shape}: both must be "
-            "(Nq, k), the same queries and the same k"
-        )
-    n_queries, k = truth.shape
-    # One sortable key per (query, index) pair makes the per-row set intersection one np.isin.
-    width = int(max(found.max(), truth.max())) + 2  # room for -1 too
-    rows = np.arange(n_queries, dtype=np.int64)[:, None] * width
-    found_keys = np.unique((rows + found)[found >= 0])  # unique: a repeated index counts once
-    hits = np.isin(found_keys, (rows + truth)[truth >= 0], assume_unique=False)
-    return float(hits.sum() / (n_queries * k))
-
-
 # ---------------------------------------------------------------------------------------------
 # Near duplicates
 # ---------------------------------------------------------------------------------------------
 
 
-def near_duplicate_groups(vectors, threshold: float, k: int = 10) -> list[list[int]]:
+def near_duplicate_groups(vectors, threshold: float, *, k: int = 10) -> list[list[int]]:
     """Groups of rows of ``vectors`` that are (nearly) the same, linked by cosine similarity.
 
-    Two rows are linked when their cosine similarity is >= ``threshold`` (up to float32
-    rounding: 1e-5 below still counts, so ``threshold=1.0`` finds exact copies). Links chain:
-    if a~b and b~c, then a, b and c form one group even when a and c are not similar enough
-    themselves (the groups are the connected components of the link graph). Rows linked to no
-    other row are left out. Returns a list of groups, each a sorted list of row numbers, the
-    groups sorted by their first row.
+    Links chain: if a~b and b~c, then a, b and c form one group even when a and c are not similar
+    enough themselves (the groups are the connected components of the link graph). An exact FAISS
+    index supplies each row's ``k`` nearest neighbours; only for rows whose ``k`` neighbours are
+    *all* above the threshold (so that there may be more) does a range search fetch every vector
+    above it. Every pair is compared, so the time grows with N**2, and a low threshold can link
+    millions of pairs: memory grows with them.
 
-    An exact FAISS index supplies each row's ``k`` nearest neighbours; only for rows whose
-    ``k`` neighbours are *all* above the threshold (so that there may be more) does a range
-    search fetch every vector above it. ``k`` therefore changes the speed, never the answer.
-    Every pair is compared, so the time grows with N**2: 100,000 vectors take about half a
-    minute on two cores. A low threshold can link millions of pairs, and memory grows with them.
+    Parameters
+    ----------
+    vectors : array_like, shape (N, d)
+        As for :func:`build_index`.
+    threshold : float
+        Rows are linked when their cosine similarity is >= ``threshold``, in [-1, 1] (up to
+        float32 rounding: 1e-5 below still counts, so ``threshold=1.0`` finds exact copies).
+    k : int, optional
+        Neighbours fetched per row at first: it changes the speed, never the answer.
 
-    Raises ``ValueError`` for a ``threshold`` outside [-1, 1], ``k`` < 1, and for ``vectors``
-    that :func:`build_index` refuses.
+    Returns
+    -------
+    list of list of int
+        Each group a sorted list of row numbers, the groups sorted by their first row. Rows linked
+        to no other row are left out.
+
+    Raises
+    ------
+    ValueError
+        For a ``threshold`` outside [-1, 1], ``k`` < 1, and for ``vectors`` that
+        :func:`build_index` refuses.
+
+    Examples
+    --------
+    >>> from simlab.search import near_duplicate_groups
+    >>> near_duplicate_groups([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 1.0]], 0.99)
+    [[0, 1], [2, 3]]
     """
     if (
         isinstance(threshold, bool)
@@ -286,38 +319,67 @@ def near_duplicate_groups(vectors, threshold: float, k: int = 10) -> list[list[i
 
 def synthetic_embeddings(
     n: int,
+    *,
     dim: int = 256,
     n_clusters: int = 100,
     spread: float = 0.5,
     seed: int = 0,
-    *,
     intrinsic_dim: int = 32,
 ) -> np.ndarray:
     """``n`` clustered random vectors that behave like image embeddings: (n, dim) float32.
 
-    Real embeddings are not spread evenly over all ``dim`` directions: they vary mainly along a
-    few dozen, and they form clusters (kinds of things). So each vector is drawn from a
-    Gaussian mixture in ``intrinsic_dim`` dimensions, mapped into ``dim`` dimensions by one
-    fixed random linear map, plus a little noise in every direction::
+    Real embeddings vary mainly along a few dozen directions, and they form clusters (kinds of
+    things). So each vector is drawn from a Gaussian mixture in ``intrinsic_dim`` dimensions,
+    mapped into ``dim`` dimensions by one fixed random linear map, plus a little noise in every
+    direction::
 
         latent = centre[c] + spread * z      c: one of n_clusters, equally likely
                                               centre[c], z: standard Gaussian, intrinsic_dim long
         vector = latent @ basis + noise      basis: (intrinsic_dim, dim), noise ~10% of the length
 
-    ``spread`` is the size of a cluster relative to the spacing of the centres: 0 gives
-    ``n_clusters`` points, 0.5 (the default) clearly separate clusters, 1 and more clusters
-    that blend into one another. With the defaults a vector's 10 nearest neighbours (among
-    100,000) have cosine similarity about 0.9, vectors of one cluster about 0.8 and vectors of
-    different clusters about 0.
+    With the defaults a vector's 10 nearest neighbours (among 100,000) have cosine similarity
+    about 0.9, vectors of one cluster about 0.8 and vectors of different clusters about 0.
+    Generated in float32 blocks of 16,384 rows with torch's random generator: a million 256-d
+    vectors (1 GB) need little memory beyond the result.
 
-    Deterministic: the same ``seed`` gives the same vectors, and the first ``m`` rows do not
-    depend on ``n``, so ``synthetic_embeddings(n + q)[n:]`` are ``q`` held-out queries from the
-    same distribution as ``synthetic_embeddings(n)``. Generated in float32 blocks of 16,384 rows
-    with torch's random generator: a million 256-d vectors (1 GB) take a few seconds and little
-    memory beyond the result.
+    Parameters
+    ----------
+    n : int
+        How many vectors.
+    dim : int, optional
+        Their length.
+    n_clusters : int, optional
+        How many clusters.
+    spread : float, optional
+        The size of a cluster relative to the spacing of the centres, >= 0: 0 gives
+        ``n_clusters`` points, 0.5 clearly separate clusters, 1 and more clusters that blend into
+        one another.
+    seed : int, optional
+        The same ``seed`` gives the same vectors, and the first ``m`` rows do not depend on ``n``,
+        so ``synthetic_embeddings(n + q)[n:]`` are ``q`` held-out queries from the same
+        distribution as ``synthetic_embeddings(n)``.
+    intrinsic_dim : int, optional
+        The dimension of the mixture.
 
-    Raises ``ValueError`` when ``n``, ``dim``, ``n_clusters`` or ``intrinsic_dim`` is not a
-    whole number >= 1, or ``spread`` is not a number >= 0.
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n, dim)
+        One vector per row.
+
+    Raises
+    ------
+    ValueError
+        When ``n``, ``dim``, ``n_clusters`` or ``intrinsic_dim`` is not a whole number >= 1, or
+        ``spread`` is not a number >= 0.
+
+    Examples
+    --------
+    >>> from simlab.search import synthetic_embeddings
+    >>> X = synthetic_embeddings(1000, dim=64, n_clusters=5)
+    >>> X.shape, X.dtype
+    ((1000, 64), dtype('float32'))
+    >>> bool((synthetic_embeddings(10, dim=64, n_clusters=5) == X[:10]).all())
+    True
     """
     for name, value in (("n", n), ("dim", dim), ("n_clusters", n_clusters), ("intrinsic_dim", intrinsic_dim)):
         whole_number(value, name)
@@ -401,14 +463,3 @@ def _ivf(X: np.ndarray, nlist, nprobe, seed) -> faiss.Index:
         X = X[np.sort(sample)]
     index.train(_unit_float32(X, "vectors"))
     return index
-
-
-def _indices(x, name: str) -> np.ndarray:
-    arr = as_numbers(x, name)
-    if arr.ndim != 2 or arr.size == 0:
-        raise ValueError(
-            f"{name} has shape {arr.shape}, but a non-empty (Nq, k) array of indices is expected"
-        )
-    if arr.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold integer indices, but it has dtype {arr.dtype}")
-    return arr.astype(np.int64, copy=False)

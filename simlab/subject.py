@@ -30,7 +30,6 @@ run once: ``python -m simlab fetch selfie_segmentation face_detection_short_rang
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import sys
 import warnings
@@ -46,12 +45,11 @@ from PIL import Image
 from torch import nn
 
 from .backbones import load_state
-from .features import embed
-from .images import load_image, replace_background
-from .metrics import pairwise
+from .images import load_image
+from .registry import once
 from .weights import KNOWN, WeightsError, cache_dir, fetch
 
-__all__ = ["METHODS", "VOC_CLASSES", "available_methods", "compare_three_ways", "segment_subject"]
+__all__ = ["METHODS", "VOC_CLASSES", "available_methods", "segment_subject"]
 
 METHODS = ("auto", "person", "deeplabv3", "lraspp", "grabcut")
 
@@ -68,49 +66,82 @@ GRABCUT_MAX_SIDE = 512  # GrabCut runs on a copy at most this long (pixels); mas
 
 _LITERT_HELP = (
     "method='person' needs the ai-edge-litert package (it runs MediaPipe's .tflite model): "
-    "`pip install ai-edge-litert` (Linux and macOS; there are no Windows wheels: on Windows "
-    "use method='grabcut', or 'deeplabv3' once its weights are fetched)"
+    "pip install \"simlab[segmenter]\" (or use method='grabcut', or 'deeplabv3' once its "
+    "weights are fetched)"
 )
 
 
 # --- the public functions -------------------------------------------------------------------
 
 
-def segment_subject(image, method: str = "auto", box=None, classes=None, return_method: bool = False):
-    """A bool mask (H, W) of the subject of ``image``, True on the subject.
+def segment_subject(image, method: str = "auto", *, box=None, classes=None, return_method: bool = False):
+    """A bool mask of the subject of ``image``, True on the subject.
 
-    ``image`` is anything :func:`~simlab.images.load_image` accepts; H and W are the height and
-    width of the loaded image, so the mask lies exactly over it.
+    Parameters
+    ----------
+    image : str, pathlib.Path, PIL.Image.Image or numpy.ndarray
+        Anything :func:`~simlab.images.load_image` accepts.
+    method : {"auto", "person", "deeplabv3", "lraspp", "grabcut"}, optional
+        One of :data:`METHODS` (see the module docstring):
 
-    ``method`` is one of :data:`METHODS` (see the module docstring):
+        - ``"person"``: MediaPipe's selfie segmenter; fetches its 250 KB model on first use (from
+          the official URL, else out of the mediapipe wheel on PyPI).
+        - ``"deeplabv3"`` / ``"lraspp"``: torchvision VOC segmenters, ``classes`` are the subject.
+        - ``"grabcut"``: OpenCV GrabCut started from ``box``, 5 iterations; seeded, so the same
+          input gives the same mask.
+        - ``"auto"`` never downloads; it takes the first of these that finds a subject:
+          (1) ``"person"``, if its models are cached, the mask covers at least 2% of the image
+          (:data:`MIN_SHARE`) and MediaPipe's face detector finds a face (score >= 0.7) inside
+          it, since the selfie model alone also marks cats and flowers; skipped when
+          ``classes`` excludes "person"; (2) ``"deeplabv3"``, else ``"lraspp"``, whichever has
+          its weights cached, with ``classes``, if the mask covers at least 2%; (3) ``"grabcut"``.
+    box : tuple of 4 numbers, optional
+        ``(x0, y0, x1, y1)`` in pixels of the loaded image, x to the right and y down, x1 and y1
+        exclusive: where the subject is. GrabCut starts from it (default: the whole image minus a
+        5% margin); the other methods keep only the part of their mask inside it.
+    classes : str or list of str, optional
+        Names from :data:`VOC_CLASSES` that count as subject (default: all 20); only for
+        ``"deeplabv3"``, ``"lraspp"`` and ``"auto"``.
+    return_method : bool, optional
+        Also return the method used, which tells what ``"auto"`` chose.
 
-    - ``"person"``: MediaPipe's selfie segmenter; fetches its 250 KB model on first use (from
-      the official URL, else out of the mediapipe wheel on PyPI).
-    - ``"deeplabv3"`` / ``"lraspp"``: torchvision VOC segmenters; ``classes`` (a name or a list
-      of names from :data:`VOC_CLASSES`; default: all 20) are the subject.
-    - ``"grabcut"``: OpenCV GrabCut started from ``box`` (default: the whole image minus a 5%
-      margin), 5 iterations; seeded, so the same input gives the same mask.
-    - ``"auto"`` (default) never downloads; it takes the first of these that finds a subject:
-      (1) ``"person"``, if its models are cached, the mask covers at least 2% of the image
-      (:data:`MIN_SHARE`) and MediaPipe's face detector finds a face (score >= 0.7) inside it,
-      since the selfie model alone also marks cats and flowers; skipped when ``classes``
-      excludes "person"; (2) ``"deeplabv3"``, else ``"lraspp"``, whichever has its weights
-      cached, with ``classes``, if the mask covers at least 2%; (3) ``"grabcut"``.
+    Returns
+    -------
+    mask : numpy.ndarray
+        bool, shape (H, W), the height and width of the loaded image, so it lies exactly over it.
+    method_used : str
+        Only with ``return_method=True``.
 
-    ``box`` is ``(x0, y0, x1, y1)`` in pixels of the loaded image, x to the right and y down,
-    x1 and y1 exclusive: where the subject is. GrabCut starts from it; the other methods keep
-    only the part of their mask inside it.
+    Raises
+    ------
+    ValueError
+        For an unknown method, a class name not in :data:`VOC_CLASSES` (the message lists the
+        valid ones), ``classes`` with a method that has no classes, or a box that is not inside
+        the image (the message names the box and the image size).
+    simlab.images.ImageError
+        For a bad image.
+    simlab.weights.WeightsError
+        When the chosen model's weights cannot be found (the message says what was tried).
+    ImportError
+        For ``"person"`` without ai-edge-litert.
 
-    With ``return_method=True`` the result is ``(mask, method_used)``, which tells what
-    ``"auto"`` chose. Nothing is printed, except download progress when a model is fetched.
+    Warns
+    -----
+    UserWarning
+        When no subject is found (naming the method); the mask is then all False. Nothing else is
+        printed, except download progress when a model is fetched.
 
-    Raises ``ValueError`` for an unknown method, a class name not in :data:`VOC_CLASSES` (the
-    message lists the valid ones), ``classes`` with a method that has no classes, or a box that
-    is not inside the image (the message names the box and the image size);
-    :class:`~simlab.images.ImageError` for a bad image; :class:`~simlab.weights.WeightsError`
-    when the chosen model's weights cannot be found (the message says what was tried); and
-    ``ImportError`` for ``"person"`` without ai-edge-litert. When no subject is found it warns
-    (``UserWarning``, naming the method) and returns an all-False mask.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from simlab.subject import segment_subject
+    >>> image = np.full((60, 80, 3), 30, dtype=np.uint8)  # dark grey
+    >>> image[20:40, 25:55] = (220, 40, 40)  # a red block in the middle
+    >>> mask = segment_subject(image, "grabcut")
+    >>> mask.shape, int(mask.sum()), bool(mask[20:40, 25:55].all())
+    ((60, 80), 600, True)
+    >>> segment_subject(image, "grabcut", box=(10, 10, 70, 50), return_method=True)[1]
+    'grabcut'
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
@@ -132,9 +163,18 @@ def segment_subject(image, method: str = "auto", box=None, classes=None, return_
 def available_methods() -> list[str]:
     """The segmentation methods that work here right now, without any download.
 
-    Always includes ``"grabcut"``; ``"person"`` when ai-edge-litert imports and the selfie model
-    is in the weight cache; ``"deeplabv3"`` / ``"lraspp"`` when their weights are cached. Listed in
-    :data:`METHODS` order, without ``"auto"`` (which picks among these).
+    Returns
+    -------
+    list of str
+        In :data:`METHODS` order, without ``"auto"`` (which picks among these): ``"person"`` when
+        ai-edge-litert imports and the selfie model is in the weight cache, ``"deeplabv3"`` /
+        ``"lraspp"`` when their weights are cached, and always ``"grabcut"``.
+
+    Examples
+    --------
+    >>> from simlab.subject import available_methods
+    >>> available_methods()[-1]
+    'grabcut'
     """
     usable = []
     if _litert_available() and _cached("selfie_segmentation"):
@@ -285,7 +325,7 @@ def _native_stderr_silenced():
         os.close(saved)
 
 
-@functools.lru_cache(maxsize=4)
+@once
 def _interpreter(path: str):
     """A ready LiteRT interpreter for the .tflite file at ``path``, built once per file."""
     interpreter = _interpreter_class()(model_path=path)
@@ -317,7 +357,7 @@ def _person_confidence(img: Image.Image) -> np.ndarray:
     return cv2.resize(out[0, :, :, 0], img.size, interpolation=cv2.INTER_LINEAR)
 
 
-@functools.cache
+@once
 def _face_anchors() -> np.ndarray:
     """Centres (x, y in [0, 1]) of BlazeFace short-range's 896 anchors: 2 per cell of a 16x16
     grid, then 6 per cell of an 8x8 grid (MediaPipe's SSD anchor options for this model)."""
@@ -377,7 +417,7 @@ _VOC_MODELS: dict[str, _VocSpec] = {
 }
 
 
-@functools.lru_cache(maxsize=2)
+@once
 def _load_voc_model(method: str) -> nn.Module:
     """The pretrained model for ``method`` in eval mode, built once; WeightsError if no weights."""
     spec = _VOC_MODELS[method]
@@ -435,29 +475,3 @@ def _grabcut(img: Image.Image, box) -> np.ndarray:
     if scale < 1:
         mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
     return mask
-
-
-def compare_three_ways(backbone, images: dict, masks: dict, pairs, stage: str | None = None) -> dict:
-    """Cosine similarity of each pair computed three ways, to see what the background adds.
-
-    ``images`` is ``{name: image}``, ``masks`` is ``{name: bool mask (H, W)}`` for the same names,
-    ``pairs`` a list of ``(name_a, name_b)``. Returns ``{"whole image": scores, "masked pixels":
-    scores, "masked pooling": scores}``, each a float array with one cosine per pair:
-    the plain average-pooled vectors; the vectors of the photos with their background painted
-    the ImageNet mean colour (:func:`~simlab.images.replace_background`); and masked average
-    pooling of the feature map (``embed(..., masks=...)``). Each image is embedded once per way.
-    """
-    names = list(dict.fromkeys(n for pair in pairs for n in pair))
-    missing = [n for n in names if n not in images or n not in masks]
-    if missing:
-        raise ValueError(f"pairs name images without an image or a mask: {', '.join(missing)}")
-    row = {n: i for i, n in enumerate(names)}
-    photos = [images[n] for n in names]
-    vectors = {
-        "whole image": embed(backbone, photos, stage),
-        "masked pixels": embed(backbone, [replace_background(images[n], masks[n]) for n in names], stage),
-        "masked pooling": embed(backbone, photos, stage, masks=[masks[n] for n in names]),
-    }
-    a = [row[x] for x, _ in pairs]
-    b = [row[y] for _, y in pairs]
-    return {way: pairwise(v)[a, b] for way, v in vectors.items()}

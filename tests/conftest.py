@@ -19,7 +19,17 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from simlab.backbones import Backbone, load_backbone  # noqa: E402
-from simlab.images import samples  # noqa: E402
+from simlab.kit import samples  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_cache_folder(tmp_path_factory):
+    """Every test's default cache (vectors, exported ONNX graphs) is one temporary folder of this
+    test session, never the user's ``~/.cache/simlab``; the weight files still come from the real
+    weight cache (``make setup`` fetched them; the tests run offline)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SIMLAB_CACHE", str(tmp_path_factory.mktemp("simlab-cache")))
+        yield
 
 
 def _random(name: str) -> Backbone:
@@ -47,7 +57,7 @@ def random_resnet18() -> Backbone:
 
 @pytest.fixture(scope="session")
 def kit_photos() -> dict[str, Path]:
-    """The kit's photos, ``simlab.images.samples()``: ``{name: path}``."""
+    """The kit's photos, ``simlab.kit.samples()``: ``{name: path}``."""
     return samples()
 
 

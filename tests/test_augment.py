@@ -5,7 +5,8 @@ import pytest
 from PIL import Image
 
 from simlab.augment import ALTERATIONS, alter, plant_duplicates
-from simlab.images import load_image, samples
+from simlab.images import load_image
+from simlab.kit import samples
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,10 @@ from torch import nn
 
 from simlab import weights
 from simlab.backbones import BACKBONES, load_backbone
-from simlab.features import extract_features, stage_table
-from simlab.images import load_image, samples
+from simlab.features import extract_features
+from simlab.images import load_image
+from simlab.kit import samples
+from simlab.lessons.lesson01 import stage_table
 from simlab.weights import KNOWN, WeightsError
 
 NAMES = ["mobilenet_v2", "resnet18", "resnet50", "vgg16", "swin_t"]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from simlab import cache
-from simlab.cache import Store, atomic_write, cached_rows
+from simlab.cache import Store, atomic_write, cached_rows, default_cache_dir
 
 
 def test_ragged_rows_round_trip_with_files_of_no_row(tmp_path):
-    store = Store(tmp_path, {"kind": "test"}, 3, ("faces",), ragged=True)
+    store = Store(tmp_path, {"kind": "test"}, 3, name=("faces",), ragged=True)
     rows = [np.ones((2, 3), np.float32), np.zeros((0, 3), np.float32), np.full((1, 3), 7, np.float32)]
     store.write(["a", "b", "c"], rows)
-    loaded = Store(tmp_path, {"kind": "test"}, 3, ("faces",), ragged=True).load()
+    loaded = Store(tmp_path, {"kind": "test"}, 3, name=("faces",), ragged=True).load()
     assert sorted(loaded) == ["a", "b", "c"]
     for key, expected in zip("abc", rows, strict=True):
         np.testing.assert_array_equal(loaded[key], expected)
@@ -71,3 +73,8 @@ def test_atomic_write_leaves_nothing_behind_when_it_fails(tmp_path):
     assert list(tmp_path.iterdir()) == []
     atomic_write(tmp_path / "sub" / "x.bin", b"whole")
     assert (tmp_path / "sub" / "x.bin").read_bytes() == b"whole"
+
+
+def test_the_tests_never_write_to_the_users_cache():
+    assert default_cache_dir().name.startswith("simlab-cache")  # tests/conftest.py: own_cache_folder
+    assert Path.home() / ".cache" not in default_cache_dir().parents

@@ -21,7 +21,8 @@ from PIL import Image
 from simlab import cluster
 from simlab.backbones import load_backbone
 from simlab.cache import Store
-from simlab.collection import embed_folder, image_files
+from simlab.collection import embed_folder
+from simlab.images import image_files
 
 
 def local_cluster() -> Client:
@@ -71,6 +72,7 @@ def worker_builds(client) -> dict[str, int]:
 # --- importing -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a Dask cluster or a new Python process
 def test_import_simlab_does_not_import_dask():
     code = ("import sys, simlab; from simlab import embed_folder; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
@@ -81,6 +83,7 @@ def test_import_simlab_does_not_import_dask():
 # --- the same vectors, the same cache, the same failures ------------------------------------------------
 
 
+@pytest.mark.slow  # a Dask cluster or a new Python process
 def test_cluster_run_equals_local_run_and_shares_its_cache(client, backbone, folder, tmp_path, capsys):
     local, local_warnings = quiet(lambda: embed_folder(folder, backbone, cache_dir=tmp_path / "a",
                                                        batch_size=3, num_workers=0, progress=False))
@@ -108,6 +111,7 @@ def test_cluster_run_equals_local_run_and_shares_its_cache(client, backbone, fol
     assert (from_a.computed, from_a.from_cache) == (0, 8)
 
 
+@pytest.mark.slow  # a Dask cluster or a new Python process
 def test_relative_paths_and_no_cache_report_failures_as_locally(client, backbone, folder, monkeypatch):
     monkeypatch.chdir(folder)  # the workers started elsewhere: they get absolute paths
     paths = [Path("coffee.jpg"), Path("bad.jpg"), Path("gone.jpg"), Path("more/drawn0.png"),
@@ -124,6 +128,7 @@ def test_relative_paths_and_no_cache_report_failures_as_locally(client, backbone
     np.testing.assert_allclose(remote.vectors, local.vectors, rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow  # a Dask cluster or a new Python process
 def test_other_stage_pool_and_a_weights_file(client, backbone, folder, tmp_path):
     torch.manual_seed(0)
     random = load_backbone("mobilenet_v2", weights=None)
@@ -140,6 +145,7 @@ def test_other_stage_pool_and_a_weights_file(client, backbone, folder, tmp_path)
     np.testing.assert_allclose(remote.vectors, local.vectors, rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow  # a Dask cluster or a new Python process
 def test_weights_changed_in_memory_are_refused_by_the_workers(client, folder):
     changed = load_backbone()
     with torch.no_grad():
@@ -173,6 +179,7 @@ def test_embed_batch_in_this_process(backbone, folder):
     assert again.built is False and again.seconds > 0
 
 
+@pytest.mark.slow  # a Dask cluster or a new Python process
 def test_task_overhead_is_a_small_positive_time(client):
     overhead = cluster.task_overhead(client, tasks=40)
     assert 0 < overhead < 1.0  # milliseconds here; a second would mean something is broken
@@ -194,7 +201,7 @@ def many_images(root: Path, n: int) -> Path:
 def slow_down_workers(client, seconds_per_image: float) -> None:
     """Make image loading on the current workers slow (a restarted worker is fast again)."""
     def patch():
-        import simlab.collection as c
+        import simlab.pipeline as c
 
         load = c.load_image
         c.load_image = lambda path, **options: (time.sleep(seconds_per_image), load(path, **options))[1]
@@ -202,6 +209,7 @@ def slow_down_workers(client, seconds_per_image: float) -> None:
     client.run(patch)
 
 
+@pytest.mark.slow  # a Dask cluster or a new Python process
 def test_a_killed_worker_costs_nothing_but_time(backbone, tmp_path):
     folder = many_images(tmp_path / "many", 32)
     cache = tmp_path / "cache"
@@ -236,6 +244,7 @@ def test_a_killed_worker_costs_nothing_but_time(backbone, tmp_path):
     assert again.from_cache == 32
 
 
+@pytest.mark.slow  # a Dask cluster or a new Python process
 def test_interrupting_the_client_keeps_finished_batches(client, backbone, tmp_path, monkeypatch):
     folder = many_images(tmp_path / "many", 24)
     cache = tmp_path / "cache"

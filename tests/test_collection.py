@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import subprocess
@@ -18,11 +19,14 @@ from PIL import Image
 
 import simlab
 import simlab.cache
-from simlab import collection
+from simlab import collection, engines, pipeline, registry
 from simlab.backbones import load_backbone
-from simlab.collection import Collection, UnreadableFilesWarning, content_hash, embed_folder, image_files
-from simlab.engines import Embedder
-from simlab.features import embed
+from simlab.cache import content_hash
+from simlab.collection import Collection, UnreadableFilesWarning, embed_folder
+from simlab.embedding import embed
+from simlab.engines import Embedder, onnx_available
+from simlab.images import image_files
+from simlab.kit import samples
 from simlab.subject import segment_subject
 
 
@@ -105,7 +109,7 @@ def test_an_iphone_folder_of_heic_photos_is_embedded_like_jpegs(tmp_path, backbo
     import pillow_heif
     from PIL import Image
 
-    photos = simlab.samples()
+    photos = samples()
     for name in ["chelsea", "coffee"]:
         image = Image.open(photos[name]).convert("RGB")
         image.save(tmp_path / f"{name}.jpg", quality=95)
@@ -131,14 +135,14 @@ def test_weights_fingerprint_tells_weights_apart_and_is_fast(backbone):
     torch.manual_seed(0)
     random = load_backbone("mobilenet_v2", weights=None)
     start = time.perf_counter()
-    fp = collection.weights_fingerprint(backbone.model)
+    fp = engines.weights_fingerprint(backbone.model)
     assert time.perf_counter() - start < 1.0  # ~15 ms; generous for slow CI machines
-    assert fp == collection.weights_fingerprint(load_backbone().model)
-    assert fp != collection.weights_fingerprint(random.model)
-    before = collection.weights_fingerprint(random.model)
+    assert fp == engines.weights_fingerprint(load_backbone().model)
+    assert fp != engines.weights_fingerprint(random.model)
+    before = engines.weights_fingerprint(random.model)
     with torch.no_grad():
         random.model.classifier[1].bias[0] += 1e-3  # one number changed
-    assert collection.weights_fingerprint(random.model) != before
+    assert engines.weights_fingerprint(random.model) != before
 
 
 # --- the vectors ----------------------------------------------------------------------------------
@@ -190,7 +194,7 @@ def test_second_run_runs_no_forward_pass(folder, backbone, cache, monkeypatch):
     def no_loader(*args, **kwargs):
         raise AssertionError("a DataLoader was built although every vector is cached")
 
-    monkeypatch.setattr(collection, "DataLoader", no_loader)
+    monkeypatch.setattr(pipeline, "DataLoader", no_loader)
     with ForwardCounter(backbone) as counter:
         second = run(folder, backbone, cache)
     assert counter.calls == 0
@@ -259,17 +263,19 @@ def test_config_json_says_what_the_vectors_are(folder, backbone, cache):
     c = run(folder, backbone, cache, stage="stage3", pool="max")
     text = (c.cache_dir / "config.json").read_text()
     for word in ('"mobilenet_v2"', '"stage3"', '"max"', '"IMAGENET1K_V1"', '"crop_size"',
-                 collection.weights_fingerprint(backbone.model)):
+                 engines.weights_fingerprint(backbone.model)):
         assert word in text
     assert c.config["stage"] == "stage3" and c.cache_dir.name.startswith("mobilenet_v2-stage3-max-")
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # an unclosed file
 def test_a_damaged_shard_is_skipped_with_a_warning_and_embedded_again(folder, backbone, cache):
     first = run(folder, backbone, cache)
     victim = shards(cache)[1]
     victim.write_bytes(os.urandom(300))
     with pytest.warns(UserWarning, match="damaged cache file"):
         second = run(folder, backbone, cache)
+    gc.collect()  # a file left open warns now, as an error
     assert (second.computed, second.from_cache) == (3, 5)
     np.testing.assert_allclose(second.vectors, first.vectors, atol=1e-6)
     assert not victim.exists()
@@ -445,7 +451,7 @@ class Spy:
         import threading
 
         self.processes, self.decoded_in = [], []
-        start, item = multiprocessing.process.BaseProcess.start, collection._Images.__getitem__
+        start, item = multiprocessing.process.BaseProcess.start, pipeline.PhotoDataset.__getitem__
 
         def counted_start(process):
             self.processes.append(process)
@@ -456,14 +462,14 @@ class Spy:
             return item(images, i)
 
         monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", counted_start)
-        monkeypatch.setattr(collection._Images, "__getitem__", named_item)
+        monkeypatch.setattr(pipeline.PhotoDataset, "__getitem__", named_item)
 
 
 @pytest.fixture
 def jpegs_of_several_sizes(tmp_path) -> list[Path]:
     """Seven JPEGs: the kit's photos at 160 px, at 1024 x 768 (web size) and at 2400 x 1800
     (decoded at a reduced scale by default), and a greyscale one."""
-    found = simlab.samples()
+    found = samples()
     paths = []
     sizes = [("chelsea", (160, 120)), ("coffee", (1024, 768)), ("rocket", (768, 1024)),
              ("astronaut", (2400, 1800)), ("motorcycle_left", (1800, 2400)), ("flower", (1024, 768)),
@@ -503,11 +509,11 @@ def test_threads_on_a_fresh_backbone_trace_it_safely_and_agree_with_embed(folder
 
 
 def test_even_batches_cover_every_photo_once_one_batch_per_thread_at_least():
-    assert collection._even_batches(16, 16, 2) == [range(0, 8), range(8, 16)]
-    assert collection._even_batches(1, 16, 2) == [range(0, 1)]
+    assert pipeline._even_batches(16, 16, 2) == [range(0, 8), range(8, 16)]
+    assert pipeline._even_batches(1, 16, 2) == [range(0, 1)]
     for n in range(1, 200, 7):
         for batch_size, threads in ((16, 2), (5, 3), (1, 2), (32, 8)):
-            batches = collection._even_batches(n, batch_size, threads)
+            batches = pipeline._even_batches(n, batch_size, threads)
             assert [i for b in batches for i in b] == list(range(n))
             assert max(map(len, batches)) <= batch_size
             assert len(batches) % threads == 0 or len(batches) == n  # every thread gets as many
@@ -552,22 +558,19 @@ def test_a_run_that_fails_leaves_no_thread_behind(folder, backbone, monkeypatch)
 
     calls = []
 
-    def failing(embedder, images, pool="avg", weights=None):
+    def failing(embedder, images, pool="avg", *, subject_fraction=None):
         calls.append(len(images))
         raise RuntimeError("the forward pass failed")
 
     monkeypatch.setattr(Embedder, "__call__", failing)
     with pytest.raises(RuntimeError, match="the forward pass failed"):
         embed_folder(folder, backbone, cache_dir=None, batch_size=1, progress=False)
-    assert 1 <= len(calls) <= collection.embedding_threads() + 1  # batches still queued were dropped
+    assert 1 <= len(calls) <= pipeline.embedding_threads() + 1  # batches still queued were dropped
     assert not [t for t in threading.enumerate() if t.name.startswith("simlab-embed")]
 
 
 def test_the_onnx_export_is_not_repeated_in_one_process_without_a_cache(folder, backbone, monkeypatch):
-    import simlab.engines
-
-    for name in ("_SESSIONS", "_GRAPHS", "_FAILED"):  # as in a new process
-        monkeypatch.setattr(simlab.engines, name, {})
+    registry.clear()  # as in a new process
     exports = []
     export = Embedder._export
     monkeypatch.setattr(Embedder, "_export", lambda self, size: exports.append(size) or export(self, size))
@@ -607,3 +610,11 @@ def test_clear_errors(tmp_path, folder, backbone, monkeypatch):
         embed_folder(folder, backbone, num_workers=-1)
     with pytest.raises(ValueError, match="unknown backbone 'alexnet'"):
         embed_folder(folder, "alexnet")
+
+
+@pytest.mark.skipif(not onnx_available(), reason="needs ONNX Runtime")
+def test_the_onnx_graph_is_kept_once_in_the_cache_folder_s_onnx_folder(tmp_path, folder, backbone):
+    registry.clear()  # as in a new process: the graph is exported and written
+    embed_folder(folder, backbone, cache_dir=tmp_path, engine="onnx", progress=False)
+    graphs = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.onnx"))
+    assert len(graphs) == 1 and graphs[0].startswith("onnx/") and graphs[0].count("/") == 1, graphs

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from simlab import load_backbone, load_image, samples
+from simlab import load_backbone, load_image, registry
 from simlab.collection import embed_folder
+from simlab.kit import samples
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_jpeg_draft_changes_only_large_photos_and_is_part_of_the_cache_key(tmp_p
 
 
 def test_the_engine_is_not_part_of_the_cache_key(tmp_path, backbone, monkeypatch):
-    monkeypatch.setattr("simlab.engines._SESSIONS", {})  # as a new process: export or load the graph
+    registry.clear()  # as a new process: export or load the graph
     folder = tmp_path / "photos"
     folder.mkdir()
     for name in ("chelsea", "rocket", "brick"):
@@ -89,16 +90,16 @@ def test_the_engine_is_not_part_of_the_cache_key(tmp_path, backbone, monkeypatch
 
 
 def test_embedding_threads_one_per_core():
-    from simlab.collection import embedding_threads
+    from simlab.pipeline import embedding_threads
 
     assert embedding_threads(1) == 1 and embedding_threads(4) == 4
     assert embedding_threads() >= 1
 
 
 def test_the_thread_split_uses_every_core_once():
-    from simlab.collection import thread_split
+    from simlab.pipeline import thread_split
 
-    assert thread_split("onnx", 1) == (0, 1)  # one core: decode in this process
+    assert thread_split(1) == (0, 1)  # one core: decode in this process
     for cores in (2, 3, 4, 8, 16):
-        workers, threads = thread_split("onnx", cores)
+        workers, threads = thread_split(cores)
         assert workers >= 1 and threads >= 1 and workers + threads == cores

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from simlab import evaluation
-from simlab.evaluation import (
+from simlab import intervals
+from simlab.intervals import (
     Estimate,
     auc_interval,
     group_bootstrap,
@@ -56,7 +56,7 @@ def test_a_round_weights_pairs_as_if_the_drawn_people_were_copied():
 
     def spy(weights):
         seen.append(weights)
-        return evaluation._weighted_aucs(scores, same, weights)
+        return intervals._weighted_aucs(scores, same, weights)
 
     group_bootstrap(spy, a, b, rounds=3)
     assert seen[0].tolist() == [[1] * len(scores)]  # the value: every pair once
@@ -65,7 +65,7 @@ def test_a_round_weights_pairs_as_if_the_drawn_people_were_copied():
     for s, is_same, copies in zip(scores, same, weights[0], strict=True):
         expanded_scores += [s] * copies
         expanded_same += [is_same] * copies
-    got = evaluation._weighted_aucs(scores, same, weights)
+    got = intervals._weighted_aucs(scores, same, weights)
     assert got[0] == pytest.approx(roc_auc_score(expanded_same, expanded_scores))
 
 

@@ -4,21 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-from simlab import extract_features, samples
-from simlab.exercises import (
-    CHOICES,
-    ExerciseError,
-    check_auc,
-    check_box_mask,
-    check_choice,
+from simlab import extract_features
+from simlab.kit import samples
+from simlab.lessons.checks import CHOICES, ExerciseError, check_choice
+from simlab.lessons.lesson01 import check_output_shape, check_strongest_channel, check_to_chw
+from simlab.lessons.lesson02 import (
+    check_copy_scores,
     check_cosine_from_distance,
-    check_face_distance,
-    check_output_shape,
+    check_hash_f1,
     check_ranking,
-    check_strongest_channel,
-    check_threshold,
-    check_to_chw,
+    check_unit_euclidean_f1,
 )
+from simlab.lessons.lesson03 import check_auc, check_box_mask, check_face_distance, check_threshold
 
 
 def test_output_shape(random_mobilenet, capsys):
@@ -184,7 +181,7 @@ def test_box_mask_other_mistakes(capsys):
 
 # ------------------------------------------------------------------------------ lesson 04
 def test_recall(capsys):
-    from simlab.exercises import check_recall
+    from simlab.lessons.lesson04 import check_recall
 
     truth = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
     found = np.array([[2, 1, 9, 4], [5, 0, 0, 0]])  # 3 of 4, 1 of 4 -> 0.5
@@ -199,7 +196,7 @@ def test_recall(capsys):
 
 
 def test_index_memory(capsys):
-    from simlab.exercises import check_index_memory
+    from simlab.lessons.lesson04 import check_index_memory
 
     check_index_memory(1_000_000 * 256 * 4, 1_000_000, 256)
     assert "1.02 GB" in capsys.readouterr().out
@@ -212,7 +209,7 @@ def test_index_memory(capsys):
 
 
 def test_pair_count(capsys):
-    from simlab.exercises import check_pair_count
+    from simlab.lessons.lesson04 import check_pair_count
 
     v = np.array([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0], [0.6, 0.8]])
     # cosines: (0,1) 0.99995, (0,3) 0.6, (1,3) 0.608, (2,3) 0.8, (0,2) 0, (1,2) 0.01
@@ -280,7 +277,8 @@ def test_choice_accepts_the_right_letter_only(capsys):
 
 
 def test_face_distance_on_the_kits_people(capsys):
-    from simlab import face_embeddings, people_photos
+    from simlab import face_embeddings
+    from simlab.kit import people_photos
 
     photos = people_photos("whitehouse")
     a, b = face_embeddings([photos["obama"], photos["obama3"]])
@@ -296,11 +294,6 @@ def test_face_distance_on_the_kits_people(capsys):
         check_face_distance(0.5, photos["obama"], np.zeros((64, 64, 3), dtype=np.uint8))
 
 # --- lesson 02 ---
-from simlab.exercises import (  # noqa: E402 - each lesson's block keeps its own imports
-    check_copy_scores,
-    check_hash_f1,
-    check_unit_euclidean_f1,
-)
 
 
 def _pair_data():
@@ -313,7 +306,7 @@ def _pair_data():
 
 
 def test_unit_euclidean_f1_reports_the_prediction(capsys):
-    from simlab.exercises import _best_f1
+    from simlab.lessons.lesson02 import _best_f1
     from simlab.metrics import pairwise
 
     vectors, ia, ib, same = _pair_data()
@@ -339,7 +332,7 @@ def test_unit_euclidean_f1_needs_a_prediction(prediction, hint):
 
 
 def test_unit_euclidean_f1_explains_mistakes():
-    from simlab.exercises import _best_f1
+    from simlab.lessons.lesson02 import _best_f1
     from simlab.metrics import pairwise
 
     vectors, ia, ib, same = _pair_data()
@@ -370,7 +363,7 @@ def test_every_why_question_is_a_checked_choice(question, capsys):
 
 def _hash_pairs():
     photos = samples()
-    from simlab.images import ASSETS
+    from simlab.kit import ASSETS
 
     copy = ASSETS / "variants" / "chelsea__lowres.jpg"
     return [(photos["chelsea"], copy, "near_duplicate"), (photos["chelsea"], photos["coffee"], "different"),
@@ -436,7 +429,7 @@ _STAGES = {
 
 
 def test_check_nearest_by_stage_measures_and_compares_the_prediction(capsys):
-    from simlab.exercises import check_nearest_by_stage
+    from simlab.lessons.lesson01 import check_nearest_by_stage
 
     check_nearest_by_stage(["stage1"], _STAGES, _NAMES, "a", "b")
     out = capsys.readouterr().out
@@ -455,7 +448,7 @@ def test_check_nearest_by_stage_measures_and_compares_the_prediction(capsys):
     (["stage1", "layer9"], "'layer9': not a stage; choose from stage1, stage2"),
 ])
 def test_check_nearest_by_stage_wants_a_prediction(prediction, hint):
-    from simlab.exercises import check_nearest_by_stage
+    from simlab.lessons.lesson01 import check_nearest_by_stage
 
     with pytest.raises(ExerciseError, match=hint):
         check_nearest_by_stage(prediction, _STAGES, _NAMES, "a", "b")
@@ -469,7 +462,7 @@ _EDIT_VECTORS = np.array([[1.0, 0.0, 0.0], [0.99, 0.1, 0.0], [0.0, 0.9, 0.2],
 
 
 def test_edit_found_counts():
-    from simlab.exercises import edit_found_counts
+    from simlab.lessons.lesson01 import edit_found_counts
 
     assert edit_found_counts(_EDIT_VECTORS, _EDIT_NAMES) == {"crop": (2, 2), "grey": (1, 2)}
     with pytest.raises(ExerciseError, match="no copies"):
@@ -477,7 +470,7 @@ def test_edit_found_counts():
 
 
 def test_check_hardest_edit(capsys):
-    from simlab.exercises import check_hardest_edit
+    from simlab.lessons.lesson01 import check_hardest_edit
 
     vectors = {"stage1": _EDIT_VECTORS, "stage5": np.eye(6) + 0.5 * np.kron(np.eye(2), np.ones((3, 3)))}
     check_hardest_edit("grey", vectors, _EDIT_NAMES)
@@ -491,7 +484,7 @@ def test_check_hardest_edit(capsys):
 
 
 def test_check_hardest_edit_checks_the_students_counts(capsys):
-    from simlab.exercises import check_hardest_edit
+    from simlab.lessons.lesson01 import check_hardest_edit
 
     vectors = {"stage1": _EDIT_VECTORS}
     check_hardest_edit("grey", vectors, _EDIT_NAMES, answer={"crop": 2, "grey": 1})
@@ -511,7 +504,7 @@ def test_check_hardest_edit_checks_the_students_counts(capsys):
 
 
 def test_edit_effects_say_what_the_scripted_edits_do():
-    from simlab.exercises import EDIT_EFFECTS
+    from simlab.lessons.lesson01 import EDIT_EFFECTS
 
     assert "turned 8 degrees" in EDIT_EFFECTS["colour"] and "grey corners" in EDIT_EFFECTS["colour"]
     assert "so stage1 finds it" in EDIT_EFFECTS["lowres"]  # lesson 01: stage1 finds 8 of 8 lowres copies
@@ -519,7 +512,7 @@ def test_edit_effects_say_what_the_scripted_edits_do():
 
 def test_check_nearest_photo(random_mobilenet, capsys):
     from simlab import embed_stages
-    from simlab.exercises import check_nearest_photo
+    from simlab.lessons.lesson01 import check_nearest_photo
 
     photos = samples()
     gallery = {k: photos[k] for k in ("coffee", "rocket", "grass")}
@@ -542,7 +535,7 @@ def test_check_nearest_photo(random_mobilenet, capsys):
 
 
 def test_check_noise_recall_needs_a_prediction_and_reports_it(capsys):
-    from simlab.exercises import check_noise_recall
+    from simlab.lessons.lesson04 import check_noise_recall
 
     truth = np.array([[0, 1, 2, 3], [4, 5, 6, 7]])
     found = np.array([[0, 1, 9, 9], [7, 9, 9, 9]])  # 2 of 4, then 1 of 4 (at another position)
@@ -564,7 +557,7 @@ def test_check_noise_recall_needs_a_prediction_and_reports_it(capsys):
 
 
 def test_check_neighbours(capsys):
-    from simlab.exercises import check_neighbours
+    from simlab.lessons.lesson04 import check_neighbours
 
     # row 0 the query; cosine order of the others: 2 (0.99), 1 (0.8, but long), 3 (tie with 4), 4, 5
     v = np.array([[1.0, 0.0], [8.0, 6.0], [1.0, 0.1], [0.0, 1.0], [0.0, 2.0], [-1.0, 0.0]])
@@ -577,3 +570,35 @@ def test_check_neighbours(capsys):
                          ([2, 5, 1], r"expected rows \[2, 1, 3\]")]:
         with pytest.raises(ExerciseError, match=hint):
             check_neighbours(answer, v, query=0, k=3)
+
+
+def every_check():
+    import importlib
+    import inspect
+
+    for n in range(1, 5):
+        module = importlib.import_module(f"simlab.lessons.lesson0{n}")
+        for name in module.__all__:
+            function = getattr(module, name)
+            if not name.startswith("check_") or inspect.getmodule(function) is not module:
+                continue
+            # a prediction-first check reads the prediction with the data it is about (tested above)
+            if next(iter(inspect.signature(function).parameters)) != "prediction":
+                yield pytest.param(function, id=f"lesson0{n}.{name}")
+
+
+@pytest.mark.parametrize("check", list(every_check()))
+def test_an_unanswered_exercise_gets_a_message_not_a_type_error(check):
+    import inspect
+
+    required = [p for p in inspect.signature(check).parameters.values() if p.default is p.empty]
+    with pytest.raises(ExerciseError, match="no answer yet"):
+        check(*[None] * len(required))
+
+
+def test_a_count_of_pairs_must_be_a_whole_number():
+    from simlab.lessons.lesson04 import check_pair_count
+
+    vectors = np.eye(3) + 0.1
+    with pytest.raises(ExerciseError, match="whole number, got 3.7"):
+        check_pair_count(3.7, vectors, 0.5)

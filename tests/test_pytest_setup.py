@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 #: Run pytest in a child process in which nbval cannot be imported (as when it is not installed).
@@ -35,12 +37,14 @@ def test_without_nbval_the_notebooks_ask_for_it_by_name():
     assert "unrecognized arguments" not in done.stderr
 
 
+@pytest.mark.slow  # pytest in a new process
 def test_without_nbval_the_unit_tests_still_run():
     done = pytest_without_nbval("tests/test_validation.py", "-q", "-k", "whole_number_accepts")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
 
 
+@pytest.mark.slow  # pytest in a new process
 def test_an_undeclared_marker_is_an_error(tmp_path):
     test = tmp_path / "test_marker.py"
     test.write_text("import pytest\n\n@pytest.mark.slowly\ndef test_x():\n    pass\n")

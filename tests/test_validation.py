@@ -1,11 +1,12 @@
 """simlab.validation: the input checks several modules share, with one wording everywhere."""
 
 import re
+import sys
 
 import numpy as np
 import pytest
 
-from simlab import collection, weights
+from simlab import cache, collection, weights
 from simlab.hashes import hash_bits
 from simlab.metrics import top_k
 from simlab.search import synthetic_embeddings
@@ -49,4 +50,23 @@ def test_matrix_and_unit_rows():
 
 def test_one_file_hash_function():
     """The cache key of a photo and the check of a weight file are the same sha256 function."""
-    assert collection.content_hash is weights.sha256_of  # one hash function (simlab.cache)
+    assert cache.content_hash is weights.sha256_of  # one hash function (simlab.cache)
+
+
+def test_a_missing_optional_package_names_its_extra(monkeypatch):
+    import builtins
+
+    from simlab.extras import EXTRAS, require
+
+    real_import = builtins.__import__
+
+    def without_faiss(name, *args, **kwargs):
+        if name.partition(".")[0] == "faiss":
+            raise ModuleNotFoundError("No module named 'faiss'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_faiss)
+    monkeypatch.delitem(sys.modules, "faiss", raising=False)
+    with pytest.raises(ImportError, match=r'pip install "simlab\[search\]"'):
+        require("faiss")
+    assert {extra for extra, _ in EXTRAS.values()} == {"faces", "search", "cluster", "fast", "segmenter"}

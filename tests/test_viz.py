@@ -5,16 +5,10 @@ import pytest
 import torch
 from matplotlib.colors import to_rgba
 
-from simlab import load_backbone, samples
-from simlab.viz import (
-    show_feature_maps,
-    show_images,
-    show_precision_recall,
-    show_retrieval,
-    show_similarity_matrix,
-    show_stage_curves,
-    tensor_to_image,
-)
+from simlab import load_backbone
+from simlab.kit import samples
+from simlab.plots import show_precision_recall, show_similarity_matrix, show_stage_curves
+from simlab.viz import show_feature_maps, show_images, show_retrieval, tensor_to_image
 
 
 def test_feature_map_grid_labels_channels_and_shape():
@@ -253,7 +247,7 @@ def test_stage_curves_refuse_a_curve_of_the_wrong_length():
 
 
 def test_speed_recall_draws_one_line_per_index_and_the_exact_baselines():
-    from simlab.viz import show_speed_recall
+    from simlab.plots import show_speed_recall
 
     curves = {"IVF": [("nprobe=1", 60000, 0.6), ("nprobe=8", 15000, 1.0)],
               "HNSW": [("ef=16", 40000, 0.88), ("ef=64", 17000, 0.98)]}
@@ -271,7 +265,7 @@ def test_speed_recall_draws_one_line_per_index_and_the_exact_baselines():
 def test_speed_recall_labels_do_not_overlap_each_other_or_the_points():
     from matplotlib.text import Text
 
-    from simlab.viz import show_speed_recall
+    from simlab.plots import show_speed_recall
 
     # lesson 04's crowded corner: several settings near recall 1 at similar speeds
     curves = {"IVF": [("nprobe=1", 52000, 0.64), ("nprobe=2", 33000, 0.88), ("nprobe=4", 20500, 0.99),
@@ -294,7 +288,7 @@ def test_speed_recall_labels_do_not_overlap_each_other_or_the_points():
 
 
 def test_speed_recall_refuses_impossible_points():
-    from simlab.viz import show_speed_recall
+    from simlab.plots import show_speed_recall
 
     with pytest.raises(ValueError, match="empty"):
         show_speed_recall({})

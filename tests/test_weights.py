@@ -23,9 +23,11 @@ import pytest
 import torch
 import torchvision
 
-from simlab import cli, weights
+from simlab import weights
 from simlab.backbones import BACKBONES
-from simlab.weights import KNOWN, WeightFile, WeightsError, cache_dir, fetch, sha256_of
+from simlab.cache import sha256_of
+from simlab.teacher import cli
+from simlab.weights import KNOWN, WeightFile, WeightsError, cache_dir, fetch
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_FILENAME = "fake-0123abcd.pth"
@@ -334,6 +336,7 @@ def run_cli(torch_home: Path, *args: str) -> tuple[subprocess.CompletedProcess, 
     return done, time.monotonic() - start
 
 
+@pytest.mark.slow  # the command in a new Python process
 def test_cli_list(torch_home):
     torch_home.mkdir(parents=True)
     (torch_home / KNOWN["resnet18"].filename).write_bytes(b"placeholder")
@@ -345,6 +348,7 @@ def test_cli_list(torch_home):
     assert rows["vgg16"][1:] == [KNOWN["vgg16"].filename, "missing"]
 
 
+@pytest.mark.slow  # the command in a new Python process
 def test_cli_fetch_failure_exits_1_quickly(torch_home):
     done, seconds = run_cli(torch_home, "fetch", "resnet18")
     assert done.returncode == 1
@@ -354,6 +358,7 @@ def test_cli_fetch_failure_exits_1_quickly(torch_home):
     assert not torch_home.exists() or not any(torch_home.iterdir())
 
 
+@pytest.mark.slow  # the command in a new Python process
 def test_cli_fetch_success(torch_home, real_mobilenet_file):
     torch_home.mkdir(parents=True)
     shutil.copyfile(real_mobilenet_file, torch_home / real_mobilenet_file.name)

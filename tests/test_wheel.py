@@ -32,8 +32,9 @@ NOT_SHIPPED = {"build_assets.py"}  # builds the assets in a checkout; needs scik
 PROBE = """
 import json, sys
 import simlab
-from simlab import labelled_pairs, load_image, samples
-from simlab.images import ASSETS
+from simlab import load_image
+from simlab.kit import labelled_pairs, samples
+from simlab.kit import ASSETS
 photos = samples()
 pairs = labelled_pairs()
 sizes = {name: load_image(path).size for name, path in photos.items()}
@@ -101,8 +102,9 @@ def test_wheel_holds_the_assets_and_the_command(wheel):
     missing = expected - names
     assert not missing, f"assets missing from {wheel.name}: {sorted(missing)[:10]}"
     assert "simlab/assets/build_assets.py" not in names
-    assert "simlab/cli.py" in names and "simlab/__main__.py" in names
-    assert "simlab = simlab.cli:main" in entry_points
+    assert "simlab/teacher/cli.py" in names and "simlab/__main__.py" in names
+    assert "simlab/lessons/checks.py" in names and "simlab/kit.py" in names
+    assert "simlab = simlab.teacher.cli:main" in entry_points
 
 
 def test_installed_wheel_finds_its_photos(installed, tmp_path):

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-import simlab.features
-from simlab import embed, samples
+import simlab.embedding
+from simlab import embed
+from simlab.kit import samples
+from simlab.lessons.widgets import FeatureMapExplorer, PairSimilarityExplorer, _format_score
 from simlab.metrics import cosine_similarity, euclidean_distance, manhattan_distance
-from simlab.widgets import FeatureMapExplorer, PairSimilarityExplorer, _format_score
 
 
 @pytest.fixture
@@ -181,8 +182,8 @@ def test_every_dropdown_updates_score_summary_and_picture(pairs):
 
 def test_the_network_runs_once_for_all_images_and_stages(random_mobilenet, photos, monkeypatch):
     passes = []
-    real = simlab.features.extract_features
-    monkeypatch.setattr(simlab.features, "extract_features",
+    real = simlab.embedding.extract_features
+    monkeypatch.setattr(simlab.embedding, "extract_features",
                         lambda *args, **kwargs: passes.append(1) or real(*args, **kwargs))
     explorer = PairSimilarityExplorer(random_mobilenet, photos)
     assert explorer.embed_calls == 1 and len(passes) == 1
@@ -229,7 +230,7 @@ def test_pair_explorer_as_lesson_02_opens_it_and_a_student_tries_it(pretrained):
     """Lesson 02's explorer with ImageNet weights: the cat and its grey mirror image are unlike at
     stage1 and alike at stage5 (the lesson's section 5); the two motorcycle views are alike; the
     distance dropdown gives the distance of the stage's vectors. The network runs once."""
-    from simlab.images import ASSETS
+    from simlab.kit import ASSETS
 
     every = samples()
     images = {name: every[name] for name in ("chelsea", "motorcycle_left", "motorcycle_right")}
@@ -276,7 +277,7 @@ def test_the_photo_panel_is_kept_and_only_the_map_is_drawn_again(explorer):
 def test_the_map_is_colour_mapped_like_imshow():
     import matplotlib
 
-    from simlab.widgets import colourise
+    from simlab.lessons.widgets import colourise
 
     values = np.array([[0.0, 1.0], [2.0, 4.0]])
     rgb = colourise(values, 0.0, 4.0, side=4)

@@ -114,7 +114,7 @@ PILLOW_SDIST = ("pillow==12.0.0", "87d4f8125c9988bfbed67af47dd7a953e2fc7b0cc1e78
 #: real/ file -> (source, member): "opencv" (the opencv-doc photo), "pillow" (Tests/images/ of
 #: Pillow's source archive; "name.mpo#0" is frame 0 of a stereo MPO) or "face_recognition"
 #: (tests/test_images/ of its source archive). A real copy is named "<source photo>__<what>", so
-#: that simlab.images.source_photo finds the photo it was made from.
+#: that simlab.kit.source_photo finds the photo it was made from.
 REAL_FILES = {
     # near-duplicates: copies of one photo that other people made
     "grace_hopper__pillow_crop.jpg": ("pillow", "hopper.jpg"),
@@ -259,7 +259,7 @@ def _pairs(files: list[str], same_subject: list[tuple[str, str]], apart=frozense
     """Every pair of files of one source photo (near_duplicate), the given same-subject pairs, and
     twice as many pairs of different photos, drawn with a fixed seed. Files in ``apart`` are
     never paired with each other (the kit's photos among the real ones)."""
-    from simlab.images import source_photo
+    from simlab.kit import source_photo
 
     linked = {frozenset(pair) for pair in [*same_subject, *itertools.combinations(sorted(apart), 2)]}
     items = sorted(files)
@@ -330,7 +330,7 @@ def _square(image: Image.Image, size: int) -> Image.Image:
 
 def build_composites() -> None:
     """Paste each subject (cut out by the person segmenter) onto each background."""
-    from simlab.images import paste_subject
+    from simlab.masks import paste_subject
     from simlab.subject import segment_subject
 
     COMPOSITES.mkdir(exist_ok=True)

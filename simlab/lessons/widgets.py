@@ -28,10 +28,11 @@ import torch
 from IPython.display import display
 from PIL import Image, ImageDraw, ImageFont
 
-from .backbones import Backbone
-from .features import embed_stages, extract_features
-from .metrics import METRICS, cosine_similarity, euclidean_distance, manhattan_distance
-from .viz import tensor_to_image
+from ..backbones import Backbone
+from ..embedding import embed_stages
+from ..features import extract_features
+from ..metrics import METRICS, cosine_similarity, euclidean_distance, manhattan_distance
+from ..viz import tensor_to_image
 
 __all__ = ["FeatureMapExplorer", "PairSimilarityExplorer"]
 
@@ -47,7 +48,7 @@ class FeatureMapExplorer:
     """Pick an image, a stage and a channel; see the photo next to that channel's feature map.
 
     ``images`` is ``{name: image}`` (anything :func:`~simlab.images.load_image` accepts, e.g.
-    :func:`~simlab.images.samples`). The network runs once per image, collecting every stage in
+    :func:`~simlab.kit.samples`). The network runs once per image, collecting every stage in
     one pass; changing the stage or the channel only redraws. ``forward_passes`` counts the
     passes so far.
     """
@@ -147,14 +148,14 @@ class PairSimilarityExplorer:
     """Pick two photos, a stage and a metric; see the photos side by side and their score.
 
     ``images`` is ``{name: image}`` with at least two entries (anything
-    :func:`~simlab.images.load_image` accepts, e.g. :func:`~simlab.images.samples`). ``left`` and
+    :func:`~simlab.images.load_image` accepts, e.g. :func:`~simlab.kit.samples`). ``left`` and
     ``right`` name the photos shown first (default: the first name and the first other one),
     ``stage`` the stage whose pooled vectors are compared (default: the deepest), ``metric``
     one of ``"cosine"`` (similarity in [-1, 1], higher = more alike), ``"euclidean"`` or
     ``"manhattan"`` (distances >= 0 in the units of the features, lower = more alike).
 
     The average-pooled vectors of ALL images at ALL stages are computed once, with a single
-    :func:`~simlab.features.embed_stages` call, the first time a score is needed (the first
+    :func:`~simlab.embedding.embed_stages` call, the first time a score is needed (the first
     drawing, at construction). Changing any dropdown only looks the vectors up and redraws;
     ``embed_calls`` counts the calls, so it stays at 1. Drive it by setting ``left.value``,
     ``right.value``, ``stage.value`` or ``metric.value``; read :attr:`score` and :attr:`summary`.

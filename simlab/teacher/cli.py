@@ -6,6 +6,13 @@
                                            the student edition of the lessons (default: the
                                            lessons in ./notebooks; needs nbgrader); --keep leaves
                                            notebooks already in OUT_DIR (a student's work) alone
+    simlab lab [--dir DIR] [--no-browser] [--dry-run]
+                                           what `make lab` does, without make (Windows, macOS):
+                                           check that the course extra is installed, fetch the
+                                           lessons' weights, write the student edition of
+                                           ./notebooks into DIR (default: student) with --keep,
+                                           then start JupyterLab on DIR; --dry-run does all but
+                                           the last and prints the JupyterLab command instead
 
 Exit status: 0 on success, 1 when the work failed (the reason is printed on stderr), 2 for a
 command line that is not understood.
@@ -14,17 +21,41 @@ command line that is not understood.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
+import shlex
+import subprocess
 import sys
+from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["COURSE_MODULES", "COURSE_WEIGHTS", "main"]
+
+#: The weight files the lessons use; ``simlab lab`` fetches them (the Makefile's FETCH line names
+#: the same files for ``make setup``).
+COURSE_WEIGHTS = ("mobilenet_v2", "selfie_segmentation", "face_detection_short_range",
+                  "dlib_face_recognition", "dlib_face_landmarks_5")
+
+#: What the lessons import beyond the core, as (module, the package that brings it, the extra of
+#: pyproject.toml that installs it); ``simlab[course]`` installs them all.
+COURSE_MODULES = (
+    ("jupyterlab", "jupyterlab", "course"),
+    ("ipywidgets", "ipywidgets", "course"),
+    ("nbgrader", "nbgrader", "course"),
+    ("dlib", "dlib-bin", "faces"),
+    ("faiss", "faiss-cpu", "search"),
+    ("distributed", "dask[distributed]", "cluster"),
+    ("onnxruntime", "onnxruntime", "fast"),
+    ("onnx", "onnx", "fast"),
+    ("ai_edge_litert", "ai-edge-litert", "segmenter"),
+)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simlab",
-        description="The image-similarity course kit: weight files and the student edition.",
+        description="The image-similarity course kit: weight files, the student edition, the lessons.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{fetch,list,student}")
+    commands = parser.add_subparsers(dest="command", metavar="{fetch,list,student,lab}")
     fetch = commands.add_parser("fetch", help="fetch and verify weight files (default: mobilenet_v2)")
     fetch.add_argument("names", nargs="*", metavar="NAME", help="weight files, see `simlab list`")
     fetch.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -37,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
                          help="source notebooks (default: notebooks/0*.ipynb in the current folder)")
     student.add_argument("--keep", action="store_true",
                          help="leave notebooks already in OUT_DIR unchanged (a student's work)")
+    lab = commands.add_parser(
+        "lab", help="open the lessons in JupyterLab, as `make lab` does (needs the course extra)",
+        description="Check that the course extra is installed, fetch the lessons' weights, write "
+        "the student edition of ./notebooks into DIR (a notebook already there, a student's work, "
+        "is kept) and start JupyterLab on DIR.")
+    lab.add_argument("--dir", default="student", metavar="DIR",
+                     help="folder for the student edition and JupyterLab (default: student)")
+    lab.add_argument("--no-browser", action="store_true",
+                     help="start JupyterLab without opening a browser (it prints the address)")
+    lab.add_argument("--dry-run", action="store_true",
+                     help="do everything but start JupyterLab, and print its command instead")
     return parser
 
 
@@ -54,16 +96,18 @@ def main(argv: list[str] | None = None) -> int:
         return _list()
     if args.command == "student":
         return _student(args.out_dir, args.notebooks, args.keep)
+    if args.command == "lab":
+        return _lab(Path(args.dir), no_browser=args.no_browser, dry_run=args.dry_run)
     return _fetch(getattr(args, "names", []), getattr(args, "quiet", False))
 
 
-def _fetch(names: list[str], quiet: bool) -> int:
-    from .weights import WeightsError, fetch
+def _fetch(names: list[str], quiet: bool, print_paths: bool = True) -> int:
+    from ..weights import WeightsError, fetch
 
     try:
         for name in names or ["mobilenet_v2"]:
             path = fetch(name, quiet=quiet)
-            if not quiet:
+            if print_paths and not quiet:
                 print(path)
     except (WeightsError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -72,7 +116,7 @@ def _fetch(names: list[str], quiet: bool) -> int:
 
 
 def _list() -> int:
-    from .weights import KNOWN, cache_dir
+    from ..weights import KNOWN, cache_dir
 
     for wf in KNOWN.values():
         state = "cached" if (cache_dir() / wf.filename).is_file() else "missing"
@@ -97,6 +141,78 @@ def _student(out_dir: str, notebooks: list[str], keep: bool = False) -> int:
     if keep and not written:
         print(f"{out_dir}: every lesson is there already, kept as it is "
               "(delete a notebook to get a fresh copy)")
+    return 0
+
+
+def _missing_course_modules() -> list[tuple[str, str, str]]:
+    """The entries of :data:`COURSE_MODULES` whose module cannot be found (found, not imported)."""
+    missing = []
+    for module, package, extra in COURSE_MODULES:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a broken or half-removed install
+            found = False
+        if not found:
+            missing.append((module, package, extra))
+    return missing
+
+
+def _jupyter_command(folder: Path, no_browser: bool) -> list[str]:
+    """``python -m jupyter lab FOLDER``, with --allow-root as root on POSIX (Jupyter refuses to
+    run as root unless told; root is common in containers and classroom VMs)."""
+    cmd = [sys.executable, "-m", "jupyter", "lab", str(folder)]
+    if no_browser:
+        cmd.append("--no-browser")
+    if os.name == "posix" and hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    return cmd
+
+
+def _lab(folder: Path, no_browser: bool = False, dry_run: bool = False) -> int:
+    missing = _missing_course_modules()
+    if missing:
+        names = ", ".join(f"{package} (extra '{extra}')" for _, package, extra in missing)
+        print(f"error: simlab lab needs the course extra; missing: {names}. Install it with\n"
+              '    pip install "simlab[course]"\n'
+              'or, in the kit\'s folder, with pip install -c constraints.txt -e ".[course]" '
+              "(`make lab` does it); then run simlab lab again.", file=sys.stderr)
+        return 1
+
+    print(f"simlab lab: the lessons' weights ({', '.join(COURSE_WEIGHTS)})", flush=True)
+    if _fetch(list(COURSE_WEIGHTS), quiet=False, print_paths=False):
+        return 1
+
+    from .editions import NOTEBOOKS, lesson_notebooks
+
+    if not lesson_notebooks() and lesson_notebooks(folder):
+        # Outside the kit's folder, with the student edition written before: open it as it is.
+        print(f"simlab lab: no lessons in {NOTEBOOKS.resolve()}; opening {folder} as it is")
+    else:
+        print(f"simlab lab: the student edition in {folder} (a notebook already there is kept)")
+        if _student(str(folder), [], keep=True):
+            return 1
+
+    cmd = _jupyter_command(folder, no_browser)
+    shown = subprocess.list2cmdline(cmd) if os.name == "nt" else shlex.join(cmd)
+    if dry_run:
+        print("simlab lab: dry run, JupyterLab not started; its command:")
+        print(shown)
+        return 0
+    print(f"simlab lab: starting JupyterLab on {folder} (stop it with Ctrl-C): {shown}", flush=True)
+    try:
+        process = subprocess.Popen(cmd)
+    except OSError as e:
+        print(f"error: cannot start JupyterLab ({shown}): {e}", file=sys.stderr)
+        return 1
+    while True:
+        try:
+            code = process.wait()
+            break
+        except KeyboardInterrupt:  # Jupyter gets Ctrl-C too, and asks whether to shut down
+            continue
+    if code != 0:
+        print(f"error: JupyterLab exited with status {code}", file=sys.stderr)
+        return 1
     return 0
 
 

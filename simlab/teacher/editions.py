@@ -11,25 +11,25 @@ nbgrader course unchanged.
 
 Command line (``make student`` calls it)::
 
-    simlab student OUT_DIR [NOTEBOOK ...]      (or python -m simlab.editions OUT_DIR ...)
+    simlab student OUT_DIR [NOTEBOOK ...]      (or python -m simlab student OUT_DIR ...)
 
 writes ``OUT_DIR/<name>.ipynb`` for each lesson (default: ``notebooks/0*.ipynb`` of the current
 folder, the kit's checkout: the teacher's notebooks are not part of the installed package). The
-lessons find the kit's photos through ``simlab.images.ASSETS`` (package data), so OUT_DIR can be
+lessons find the kit's photos through ``simlab.kit.ASSETS`` (package data), so OUT_DIR can be
 any folder.
 """
 
 from __future__ import annotations
 
 import copy
-import sys
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
 
-__all__ = ["EditionError", "lesson_notebooks", "main", "student_notebook", "write_student_edition"]
+__all__ = ["EditionError", "lesson_notebooks", "student_notebook", "write_student_edition"]
 
 #: Where the teacher's lessons are looked for by default: ``notebooks/`` of the current folder.
 NOTEBOOKS = Path("notebooks")
@@ -55,6 +55,7 @@ def _preprocessors() -> list:
     return [
         LockCells(),
         ClearSolutions(),
+        UnansweredPredictions(),
         # also drop the timestamps nbconvert/nbclient left from the teacher's run
         ClearOutput(remove_metadata_fields={"collapsed", "scrolled", "execution"}),
         CheckCellMetadata(),
@@ -66,6 +67,36 @@ def _preprocessors() -> list:
     ]
 
 
+class UnansweredPredictions:
+    """Give each predict-first cell (grade id ``*-prediction``) the variables it asks for, set to
+    ``None``, instead of nbgrader's ``raise NotImplementedError()``: such a cell sits in the
+    lesson's body, before the cells that reveal its answer, and "Run All" must go on past it to
+    the exercises. Its check, at the end, refuses a ``None`` ("write your prediction ... first").
+    Runs right after ClearSolutions; the variable names were read from the teacher's solution
+    region before it was cleared (``resources["prediction_names"]``, see :func:`student_notebook`)."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+            names = resources.get("prediction_names", {}).get(grade_id)
+            if names:
+                stub = "\n".join(f"{n} = None  # your prediction: replace None before you run on"
+                                 for n in names)
+                cell.source = cell.source.replace("raise NotImplementedError()", stub)
+        return nb, resources
+
+
+def _prediction_names(nb: NotebookNode) -> dict[str, list[str]]:
+    """``{grade id: [variable, ...]}`` assigned in each prediction cell's solution region."""
+    found = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and meta.get("grade_id", "").endswith("-prediction"):
+            region = cell.source.partition("### BEGIN SOLUTION")[2].partition("### END SOLUTION")[0]
+            found[meta["grade_id"]] = re.findall(r"^(\w+)\s*=", region, re.M)
+    return found
+
+
 def student_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
     """The student edition of the teacher's notebook ``nb`` (which is left unchanged).
 
@@ -73,7 +104,7 @@ def student_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
     region outside a solution cell, unbalanced markers, duplicate grade ids, ...).
     """
     nb = copy.deepcopy(nb)
-    resources: dict = {}
+    resources: dict = {"prediction_names": _prediction_names(nb)}
     try:
         for pre in _preprocessors():
             nb, resources = pre.preprocess(nb, resources)
@@ -126,14 +157,3 @@ def write_student_edition(out_dir: str | Path, sources: Iterable[str | Path] | N
         nbformat.write(nb, out_dir / filename)
         written.append(out_dir / filename)
     return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m simlab.editions OUT_DIR [NOTEBOOK ...]``: the same as ``simlab student``."""
-    from .cli import main as simlab_main
-
-    return simlab_main(["student", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
