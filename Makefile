@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 # constraints.txt, those the committed notebook outputs were made with.
 COURSE := $(VENV)/.installed-course
 DEV    := $(VENV)/.installed-dev
+FETCHED := $(VENV)/.fetched
 FETCH   := $(BIN)/simlab fetch --quiet mobilenet_v2 selfie_segmentation face_detection_short_range \
            dlib_face_recognition dlib_face_landmarks_5
 
@@ -20,6 +21,13 @@ endif
 
 setup: $(DEV)
 	@$(FETCH)
+	@touch $(FETCHED)
+
+# `make check` fetches once (importing torch for it costs seconds of the quick loop); `make setup`
+# and `make test` fetch and verify every time.
+$(FETCHED): $(DEV)
+	@$(FETCH)
+	@touch $@
 
 $(VENV)/.installed-%: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,7 +55,7 @@ test: setup lint
 # The quick loop while developing: lint, the unit tests and the docstring examples; no lesson is
 # executed, no wheel built, no browser, Dask cluster or new Python process started (those tests
 # are marked slow).
-check: setup lint
+check: $(FETCHED) lint
 	SIMLAB_QUICK=1 $(OFFLINE) $(BIN)/python -m pytest tests -m "not slow and not browser"
 
 # Re-execute every lesson in place so the committed outputs match the code.

@@ -60,6 +60,7 @@ def test_onnx_equals_torch_for_every_backbone_random_weights(name, photos, tmp_p
             assert_agree(fast(batch, pool), slow(batch, pool))
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_onnx_equals_torch_with_the_real_mobilenet_weights(mobilenet, photos):
     batch = to_batch(mobilenet, photos)
     weights = torch.zeros(len(photos), 224, 224)
@@ -156,6 +157,7 @@ def test_without_a_cache_folder_nothing_is_written(mobilenet, photos, tmp_path, 
     assert not (tmp_path / "default").exists()
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_swin_gets_a_graph_per_input_size(photos, tmp_path):
     torch.manual_seed(0)
     bb = load_backbone("swin_t", weights=None)
@@ -183,6 +185,7 @@ def _embed_in_worker(run, pixels):
     return run(pixels)
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_an_embedder_is_built_once_and_used_in_another_process(mobilenet, photos, tmp_path):
     """What a Dask worker does: receive the pickled embedder, then embed uint8 batches."""
     run = Embedder(mobilenet, "stage5", "onnx", cache_dir=tmp_path)

@@ -81,6 +81,7 @@ def test_group_bootstrap_of_items_and_its_errors():
         group_bootstrap(lambda w: w.sum(axis=1), groups, confidence=1.5)
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_more_people_give_a_narrower_interval():
     few = auc_interval(*_pairs([p for p in range(10) for _ in range(2)]))
     many = auc_interval(*_pairs([p for p in range(200) for _ in range(2)]))

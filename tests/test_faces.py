@@ -249,6 +249,7 @@ def _overlap(a, b) -> float:
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_a_phone_photo_is_searched_on_a_reduced_copy_and_boxes_map_back(phone_photo, searched):
     reduced = detect_faces(phone_photo)
     full = detect_faces(phone_photo, detect_side=None)
@@ -259,6 +260,7 @@ def test_a_phone_photo_is_searched_on_a_reduced_copy_and_boxes_map_back(phone_ph
     assert _overlap(reduced[0], full[0]) > 0.7
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_a_phone_photo_gives_the_identity_vector_of_its_full_search(phone_photo):
     reduced, full = face_embeddings(phone_photo), face_embeddings(phone_photo, detect_side=None)
     assert np.linalg.norm(reduced - full) < 0.1  # same person by far: the box moved a few pixels
@@ -270,6 +272,7 @@ def test_a_phone_photo_gives_the_identity_vector_of_its_full_search(phone_photo)
     assert inside.all()
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_photos_up_to_twice_detect_side_are_searched_as_they_are(searched):
     portrait = people_photos("astronauts")["rex_walheim__1"]  # 819x1024: the kit's largest size
     assert detect_faces(portrait) == detect_faces(portrait, detect_side=None)

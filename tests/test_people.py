@@ -55,6 +55,7 @@ def names(paths) -> list[str]:
 # --- every face of an album -----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_every_face_of_every_photo_with_its_box_and_vector(album):
     faces, warned = run(album)
     assert names(faces.paths) == ["lisa1.jpg", "obama2.jpg", "biden.jpg", "coffee.jpg",
@@ -80,6 +81,7 @@ def test_every_face_of_every_photo_with_its_box_and_vector(album):
     assert "7 photos, 8 faces (1 photos without a face" in faces.summary()
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_worker_processes_find_the_same_faces(album):
     here, _ = run(album, num_workers=0)
     workers, _ = run(album, num_workers=2, batch_size=2)
@@ -89,6 +91,7 @@ def test_worker_processes_find_the_same_faces(album):
     np.testing.assert_array_equal(workers.vectors, here.vectors)
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_the_cache_finds_photos_again_by_content(album, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     first, _ = run(album, cache_dir=cache)
@@ -133,6 +136,7 @@ def test_an_empty_folder_is_refused(tmp_path):
 # --- find a person ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_find_person_ranks_photos_by_their_closest_face(album):
     with pytest.warns(UnreadableFilesWarning, match="broken.jpg"):
         ranked = find_person(PHOTOS["obama3"], album, cache_dir=None, progress=False)

@@ -103,6 +103,7 @@ def test_torch_and_faiss_share_the_process():
     assert faiss.omp_get_max_threads() >= 1 and torch.get_num_threads() >= 1
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_faiss_imported_before_torch_in_a_fresh_process():
     code = textwrap.dedent(
         """

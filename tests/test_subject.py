@@ -165,6 +165,7 @@ def test_grabcut_on_a_drawn_disc():
     assert iou(mask, disc) > 0.9
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_grabcut_mask_lies_inside_the_box_around_the_cat(kit_photos):
     box = (60, 10, 420, 290)  # chelsea is 451x300; the cat's face and most of its head
     mask = segment_subject(kit_photos["chelsea"], method="grabcut", box=box)
@@ -176,6 +177,7 @@ def test_grabcut_mask_lies_inside_the_box_around_the_cat(kit_photos):
     assert 0.3 <= share(mask[y0:y1, x0:x1]) <= 0.9
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_grabcut_agrees_with_the_person_model(kit_photos, mediapipe_models):
     person = segment_subject(kit_photos["astronaut"], method="person")
     around = segment_subject(kit_photos["astronaut"], method="grabcut", box=(40, 10, 480, 512))

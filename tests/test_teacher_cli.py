@@ -59,6 +59,7 @@ def kit_folder(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_lab_dry_run_writes_the_student_edition_and_prints_the_command(kit_folder, fetched, capsys):
     assert main(["lab", "--dry-run", "--no-browser"]) == 0
     out = capsys.readouterr().out
