@@ -46,9 +46,9 @@ lab: $(COURSE)
 lint: $(DEV)
 	$(BIN)/ruff check .
 
-# Everything CI runs: lint, unit tests and doctests, the wheel test, every lesson twice: under
-# nbval (the teacher's notebooks, outputs compared) and in JupyterLab in a browser (the student
-# edition, as `make lab` gives it).
+# Everything CI runs: lint, unit tests and doctests, the wheel test, and every lesson once: in
+# JupyterLab in a browser, its checked outputs compared with the committed ones as nbval would
+# (without Chromium, nbval runs the lessons instead).
 test: setup lint
 	$(OFFLINE) $(BIN)/python -m pytest
 

@@ -48,3 +48,27 @@ def pytest_configure(config):
         config.option.nbval_lax = True
     if not config.option.nbval_kernel_name:
         config.option.nbval_current_env = True
+
+
+def _browser_can_run() -> bool:
+    """Whether tests/test_browser.py will run rather than skip: Chromium and Playwright are here."""
+    import importlib.util
+    import os
+
+    chromium = os.environ.get("SIMLAB_CHROMIUM", "/usr/bin/chromium")
+    return (os.path.isfile(chromium) and os.access(chromium, os.X_OK)
+            and importlib.util.find_spec("playwright") is not None)
+
+
+@pytest.hookimpl(trylast=True)  # after -m / -k have deselected what they deselect
+def pytest_collection_modifyitems(config, items):
+    """Each lesson runs once: when the browser test runs a lesson (and compares its checked cells
+    with the committed outputs, as nbval does), nbval's run of the same lesson is left out."""
+    in_browser = {item.callspec.params.get("notebook") for item in items
+                  if item.get_closest_marker("browser") and hasattr(item, "callspec")}
+    if not in_browser or not _browser_can_run():
+        return
+    twice = [item for item in items if item.path.suffix == ".ipynb" and item.path.name in in_browser]
+    if twice:
+        config.hook.pytest_deselected(items=twice)
+        items[:] = [item for item in items if item not in twice]

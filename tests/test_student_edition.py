@@ -216,7 +216,7 @@ def test_lesson_exercises_are_nbgrader_cells(path):
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
 
 
-# The student edition is executed once, in JupyterLab, by tests/test_browser.py: "Run All" runs
-# the whole lesson and stops at the first exercise's stub. The test above shows, without running
-# anything, that the stubs are the only cells that raise and every other cell is the teacher's,
-# which nbval runs with its outputs compared.
+# The student edition is not executed: the test above shows that its stubs are the only cells that
+# differ from the teacher's notebooks (a prediction stub sets None, so "Run All" goes on past it;
+# an answer stub raises NotImplementedError, in the Exercises), and tests/test_browser.py runs the
+# teacher's notebooks in JupyterLab with their checked outputs compared.
