@@ -207,6 +207,10 @@ def test_lesson_exercises_are_nbgrader_cells(path):
             names = re.findall(r"^(\w+)\s*=", before.source, re.M)
             assert STUB not in after.source and names, after.source
             assert all(re.search(rf"^{n} = None\b", after.source, re.M) for n in names), after.source
+            # only its check reads it: a lesson cell that used it would fail on the student's None
+            readers = [c.source for c in teacher.cells if c is not before and c.cell_type == "code"
+                       and any(re.search(rf"\b{n}\b", c.source) for n in names)]
+            assert all("check_" in r for r in readers), f"{names} read outside their check: {readers}"
         elif _is_solution(before):
             assert after.source.count(STUB) == 1
             for line in _solution_lines(before.source):
