@@ -10,14 +10,15 @@ import importlib
 
 __all__ = ["EXTRAS", "require"]
 
-#: Module -> (extra, feature): what each optional import is for.
+#: Module -> (the package that brings it, its extra, the feature): what each optional import is for.
 EXTRAS = {
-    "dlib": ("faces", "face detection and face identity (simlab.faces, simlab.people)"),
-    "faiss": ("search", "nearest-neighbour indexes (simlab.search)"),
-    "distributed": ("cluster", "embedding on a Dask cluster (client=...)"),
-    "onnxruntime": ("fast", "the ONNX Runtime engine (engine='onnx')"),
-    "onnx": ("fast", "exporting a backbone for ONNX Runtime (engine='onnx')"),
-    "ai_edge_litert": ("segmenter", "the selfie and face segmenters (segment_subject, method='selfie')"),
+    "dlib": ("dlib-bin", "faces", "face detection and face identity (simlab.faces, simlab.people)"),
+    "faiss": ("faiss-cpu", "search", "nearest-neighbour indexes (simlab.search)"),
+    "distributed": ("dask[distributed]", "cluster", "embedding on a Dask cluster (client=...)"),
+    "onnxruntime": ("onnxruntime", "fast", "the ONNX Runtime engine (engine='onnx')"),
+    "onnx": ("onnx", "fast", "exporting a backbone for ONNX Runtime (engine='onnx')"),
+    "ai_edge_litert": ("ai-edge-litert", "segmenter",
+                       "the selfie and face segmenters (segment_subject, method='selfie')"),
 }
 
 
@@ -48,7 +49,7 @@ def require(module: str):
     try:
         return importlib.import_module(module)
     except ImportError as e:
-        extra, feature = EXTRAS[module.partition(".")[0]]
+        _, extra, feature = EXTRAS[module.partition(".")[0]]
         raise ImportError(f"{feature} needs the optional package {module.partition('.')[0]!r}: "
                           f"pip install \"simlab[{extra}]\" (or \"simlab[course]\" for every lesson); "
                           f"the import failed with: {e}") from e

@@ -69,4 +69,4 @@ def test_a_missing_optional_package_names_its_extra(monkeypatch):
     monkeypatch.delitem(sys.modules, "faiss", raising=False)
     with pytest.raises(ImportError, match=r'pip install "simlab\[search\]"'):
         require("faiss")
-    assert {extra for extra, _ in EXTRAS.values()} == {"faces", "search", "cluster", "fast", "segmenter"}
+    assert {extra for _, extra, _ in EXTRAS.values()} == {"faces", "search", "cluster", "fast", "segmenter"}

@@ -28,6 +28,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..extras import EXTRAS
+
 __all__ = ["COURSE_MODULES", "COURSE_WEIGHTS", "main"]
 
 #: The weight files the lessons use; ``simlab lab`` fetches them (the Makefile's FETCH line names
@@ -41,12 +43,7 @@ COURSE_MODULES = (
     ("jupyterlab", "jupyterlab", "course"),
     ("ipywidgets", "ipywidgets", "course"),
     ("nbgrader", "nbgrader", "course"),
-    ("dlib", "dlib-bin", "faces"),
-    ("faiss", "faiss-cpu", "search"),
-    ("distributed", "dask[distributed]", "cluster"),
-    ("onnxruntime", "onnxruntime", "fast"),
-    ("onnx", "onnx", "fast"),
-    ("ai_edge_litert", "ai-edge-litert", "segmenter"),
+    *((module, package, extra) for module, (package, extra, _) in EXTRAS.items()),
 )
 
 
