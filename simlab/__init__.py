@@ -9,18 +9,31 @@ labelled pairs) and ``simlab.teacher`` (the student edition, the ``simlab`` comm
 build_index``, so that FAISS is loaded only where it is used.
 """
 
-from .backbones import load_backbone
-from .collection import Collection, embed_folder
-from .embedding import embed, embed_stages
-from .evaluation import best_threshold
-from .faces import face_embeddings, same_person
-from .features import extract_features
-from .hashes import hash_bits
-from .images import ImageError, load_image
-from .metrics import cosine_similarity, pairwise, top_k
-from .people import find_person, group_people
-from .subject import segment_subject
-from .weights import WeightsError
+import importlib
+
+#: Where each entry point is defined. They are imported on first use (PEP 562), so that
+#: ``import simlab`` and the ``simlab`` command start without loading PyTorch.
+_ENTRY_POINTS = {
+    "Collection": "collection",
+    "ImageError": "images",
+    "WeightsError": "weights",
+    "best_threshold": "evaluation",
+    "cosine_similarity": "metrics",
+    "embed": "embedding",
+    "embed_folder": "collection",
+    "embed_stages": "embedding",
+    "extract_features": "features",
+    "face_embeddings": "faces",
+    "find_person": "people",
+    "group_people": "people",
+    "hash_bits": "hashes",
+    "load_backbone": "backbones",
+    "load_image": "images",
+    "pairwise": "metrics",
+    "same_person": "faces",
+    "segment_subject": "subject",
+    "top_k": "metrics",
+}
 
 __all__ = [
     "Collection",
@@ -43,3 +56,15 @@ __all__ = [
     "segment_subject",
     "top_k",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _ENTRY_POINTS:
+        raise AttributeError(f"module 'simlab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_ENTRY_POINTS[name]}", __name__), name)
+    globals()[name] = value  # the next access is a plain lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -16,6 +16,7 @@ online (``make lab`` and ``make test`` do this).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from tqdm.auto import tqdm
 
 from .cache import atomic_write, sha256_of
@@ -191,7 +191,12 @@ def cache_dir() -> Path:
     >>> cache_dir().name
     'checkpoints'
     """
-    return Path(torch.hub.get_dir()) / "checkpoints"
+    hub = sys.modules.get("torch.hub")
+    if hub is not None:  # torch is loaded: ask it (torch.hub.set_dir() may have moved the cache)
+        return Path(hub.get_dir()) / "checkpoints"
+    # What torch.hub.get_dir() returns, without importing torch (seconds) for `simlab fetch`/`list`.
+    home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "torch")
+    return Path(os.path.expanduser(home)) / "hub" / "checkpoints"
 
 
 def _verified_hash(path: Path) -> str:

@@ -443,3 +443,18 @@ def test_a_verified_cache_file_is_read_once_until_it_changes(torch_home, monkeyp
     with pytest.raises(WeightsError, match="does not match"):
         fetch("w")
     assert len(read) == 2
+
+
+@pytest.mark.slow  # a new Python process: torch must not be loaded there yet
+@pytest.mark.parametrize("env", [{"TORCH_HOME": "/tmp/th"}, {"XDG_CACHE_HOME": "/tmp/xdg"}, {}])
+def test_cache_dir_without_torch_is_torch_hubs(env):
+    """`simlab fetch` and `simlab list` find torchvision's cache without importing PyTorch, at the
+    folder torch.hub itself uses (TORCH_HOME, then XDG_CACHE_HOME, then ~/.cache)."""
+    code = ("import sys; from simlab.weights import cache_dir; found = cache_dir(); "
+            "assert 'torch' not in sys.modules, 'torch was imported'; "
+            "import torch; print(found == __import__('pathlib').Path(torch.hub.get_dir()) / 'checkpoints')")
+    clean = {k: v for k, v in os.environ.items() if k not in ("TORCH_HOME", "XDG_CACHE_HOME")}
+    done = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
