@@ -17,7 +17,7 @@ ifeq ($(SIMLAB_OFFLINE_TESTS),1)
 OFFLINE := unshare --net -- sh -c 'ip link set lo up && exec "$$@"' offline
 endif
 
-.PHONY: setup lab test check lint notebooks student bench assets constraints clean
+.PHONY: setup lab test check lint notebooks student key bench assets constraints clean
 
 setup: $(DEV)
 	@$(FETCH)
@@ -49,8 +49,10 @@ lint: $(DEV)
 # Everything CI runs: lint, unit tests and doctests, the wheel test, and every lesson once: in
 # JupyterLab in a browser, its checked outputs compared with the committed ones as nbval would
 # (without Chromium, nbval runs the lessons instead).
+# The tests run in parallel (pytest-xdist, a worker per core): the lessons in the browser, the
+# grading round and the wheel each in one worker, the unit tests spread over the others.
 test: setup lint
-	$(OFFLINE) $(BIN)/python -m pytest
+	$(OFFLINE) $(BIN)/python -m pytest -n auto --dist loadgroup
 
 # The quick loop while developing: lint, the unit tests and the docstring examples; no lesson is
 # executed, no wheel built, no browser, Dask cluster or new Python process started (those tests
@@ -68,6 +70,11 @@ notebooks: setup
 # tests and outputs removed, by nbgrader's preprocessors.
 student: setup
 	$(BIN)/simlab student handout
+
+# After editing the teacher's answer key of the multiple-choice questions (notebooks/choices.toml):
+# seal it into the package (simlab/lessons/choices.json; fresh salts, so the file always changes).
+key: $(DEV)
+	$(BIN)/python -m simlab.teacher.answer_key notebooks/choices.toml simlab/lessons/choices.json
 
 bench: setup
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

@@ -7,6 +7,8 @@ edited weights); a test that needs to change a model builds its own.
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import matplotlib
@@ -61,6 +63,39 @@ def kit_photos() -> dict[str, Path]:
     return samples()
 
 
+#: An answer given in a solution region (not an empty ``{}``, ``[]`` or ``None`` to start from).
+ANSWER_LINE = re.compile(r"(answer_\w+|why_\w+|prediction_\w+|my_\w+)\s*=\s*(?!\{\}|\[\]|None)")
+
+
+@pytest.fixture(scope="session")
+def teacher_answers() -> tuple[list[str], list[str]]:
+    """What must never reach a student: (answer lines, reasons of the multiple-choice options).
+
+    The answer lines are those of the teacher's notebooks that give an answer: an assignment to an
+    ``answer_*``, ``why_*``, ``prediction_*`` or ``my_*`` variable in a solution region (not an
+    empty ``{}``/``[]``/``None`` start), and every ``assert``/``graded(`` line of a hidden test.
+    The reasons come from the teacher's answer key, ``notebooks/choices.toml``.
+    """
+    import nbformat
+
+    from simlab.teacher.answer_key import read_answer_key
+
+    repo = Path(__file__).resolve().parents[1]
+    lines = []
+    for path in sorted((repo / "notebooks").glob("0*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for region in ("SOLUTION", "HIDDEN TESTS"):
+                inside = cell.source.partition(f"### BEGIN {region}")[2].partition(f"### END {region}")[0]
+                for line in map(str.strip, inside.splitlines()):
+                    if (region == "HIDDEN TESTS" and line.startswith(("assert", "graded("))
+                            or ANSWER_LINE.match(line)):
+                        lines.append(line)
+    reasons = [reason for _, options in read_answer_key(repo / "notebooks" / "choices.toml").values()
+               for reason in options.values()]
+    assert len(lines) >= 30 and any('== "D"' in line for line in lines) and len(reasons) >= 20
+    return lines, reasons
+
+
 #: The kit's photos in :func:`photo_folder`.
 FOLDER_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "motorcycle_left", "flower")
 
@@ -100,3 +135,9 @@ def _close_figures():
     """Every figure a test draws is closed after it (matplotlib keeps them all otherwise)."""
     yield
     plt.close("all")
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs the tests in parallel (pytest-xdist) beside the lessons' kernels: one
+    # PyTorch thread per worker keeps OpenMP threads from spinning against each other.
+    torch.set_num_threads(1)

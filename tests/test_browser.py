@@ -8,6 +8,7 @@ the kernel is idle. Then it checks that:
 
 - no cell shows an error, and every code cell ran (checked on the page and in the notebook file
   that JupyterLab saves);
+- the check cells earn every point, as nbgrader scores them (no error, no stderr);
 - every cell marked ``# NBVAL_CHECK_OUTPUT`` printed what the committed notebook holds, compared
   as nbval compares (text and HTML outputs; images, widget ids and stderr left out): so each
   lesson runs once in ``make test``, here, and ../conftest.py leaves the lessons out of nbval's
@@ -44,9 +45,12 @@ import urllib.request
 import warnings
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbgrader.utils import determine_grade
 
-pytestmark = pytest.mark.browser
+# One xdist worker runs every lesson, one JupyterLab server for all (`make test` runs in parallel).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "tests" / "screenshots"
@@ -428,6 +432,11 @@ def test_lesson_in_jupyterlab(notebook, lab_server, browser):
                             + "\n".join(differ))
         checked = sum("NBVAL_CHECK_OUTPUT" in "".join(c["source"]) for c in code)
         print(f"{notebook}: {checked} checked cells print what the committed notebook holds")
+        # The teacher's answers earn every point, as nbgrader's autograde scores a cell (an error
+        # or any stderr output in a grade cell scores 0): the hidden tests agree with the checks.
+        points = [determine_grade(nbformat.from_dict(c)) for c in code
+                  if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+        assert points and all(got == most for got, most in points), f"{notebook}: points {points}"
         expected_widgets = sum(WIDGET_MIME in o.get("data", {}) for c in code for o in c.get("outputs", []))
         if any("Explorer(" in "".join(c["source"]) for c in code):
             assert expected_widgets, f"{notebook} builds an explorer but displays no widget"

@@ -1,12 +1,15 @@
 """Each exercise check: a right answer passes, typical wrong answers get a helpful message."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
+import simlab.lessons.checks as checks
 from simlab import extract_features
 from simlab.kit import samples
-from simlab.lessons.checks import CHOICES, ExerciseError, check_choice
+from simlab.lessons.checks import CHOICES, ExerciseError, check_choice, graded
 from simlab.lessons.lesson01 import check_output_shape, check_strongest_channel, check_to_chw
 from simlab.lessons.lesson02 import (
     check_copy_scores,
@@ -16,6 +19,7 @@ from simlab.lessons.lesson02 import (
     check_unit_euclidean_f1,
 )
 from simlab.lessons.lesson03 import check_auc, check_box_mask, check_face_distance, check_threshold
+from simlab.teacher.answer_key import read_answer_key
 
 
 def test_output_shape(random_mobilenet, capsys):
@@ -266,10 +270,10 @@ def test_check_threshold_wants_the_best_f1(capsys):
 
 
 def test_choice_accepts_the_right_letter_only(capsys):
-    check_choice("03-fair-threshold", " (c) ")
-    assert "Correct: C:" in capsys.readouterr().out
-    with pytest.raises(ExerciseError, match="B is not it: pairs that share a person are not independent"):
-        check_choice("03-fair-threshold", "b")
+    check_choice("03-fair-threshold", " (b) ")
+    assert "Correct: B:" in capsys.readouterr().out
+    with pytest.raises(ExerciseError, match="C is not it: pairs that share a person are not independent"):
+        check_choice("03-fair-threshold", "c")
     with pytest.raises(ExerciseError, match="one letter"):
         check_choice("03-fair-threshold", "b and c")
     with pytest.raises(KeyError):
@@ -346,19 +350,51 @@ def test_unit_euclidean_f1_explains_mistakes():
         check_unit_euclidean_f1(not_negated, "lower", vectors, ia, ib, same)
 
 
-@pytest.mark.parametrize("question", sorted(CHOICES))
+ANSWER_KEY = read_answer_key(Path(__file__).resolve().parents[1] / "notebooks" / "choices.toml")
+
+
+@pytest.mark.parametrize("question", sorted(ANSWER_KEY))
 def test_every_why_question_is_a_checked_choice(question, capsys):
-    right, options = CHOICES[question]
-    assert right in options and len(options) >= 3
+    """The sealed questions of the package say what the teacher's answer key says: the right
+    letter is accepted with its reason, each wrong one refused with its own reason."""
+    right, reasons = ANSWER_KEY[question]
+    assert set(CHOICES[question]["options"]) == set(reasons) and len(reasons) >= 3
     check_choice(question, f" ({right.lower()}) ")
-    assert capsys.readouterr().out.startswith(f"Correct: {right}: ")
-    for wrong in set(options) - {right}:
-        with pytest.raises(ExerciseError, match=f"{wrong} is not it: "):
+    assert capsys.readouterr().out == f"Correct: {right}: {reasons[right]}\n"
+    for wrong in set(reasons) - {right}:
+        with pytest.raises(ExerciseError) as refused:
             check_choice(question, wrong)
+        assert str(refused.value) == f"{wrong} is not it: {reasons[wrong]}"
     with pytest.raises(ExerciseError, match="one letter, one of"):
         check_choice(question, "Z")
     with pytest.raises(ExerciseError, match="one letter"):
         check_choice(question, None)
+
+
+def test_the_right_letters_spread_over_the_options():
+    letters = [right for right, _ in ANSWER_KEY.values()]
+    assert max(letters.count(letter) for letter in set(letters)) <= 2 and len(set(letters)) >= 3
+
+
+def test_nothing_in_the_package_says_which_letter_is_right():
+    """The sealed key holds no reason in plain text, and every option's ciphertext has one length
+    (the right option's reason, often the longest, must not stand out)."""
+    sealed = (Path(checks.__file__).with_name("choices.json")).read_text()
+    for question, (_, reasons) in ANSWER_KEY.items():
+        assert all(reason[-40:] not in sealed for reason in reasons.values())
+        assert len({len(c) for c in CHOICES[question]["options"].values()}) == 1
+
+
+def test_hidden_tests_use_the_kits_check_whatever_the_notebook_rebound(capsys):
+    """graded() imports the check afresh: a student's code that patched the module is undone."""
+    import simlab.lessons.lesson02 as lesson02
+
+    names, distances = ["a", "b", "c"], np.array([0.0, 2.0, 1.0])
+    lesson02.check_ranking = lambda *args: print("Correct: anything goes")
+    with pytest.raises(ExerciseError, match="the order is reversed"):
+        graded("lesson02", "check_ranking", ["b", "c"], names, distances, "a")
+    graded("lesson02", "check_ranking", ["c", "b"], names, distances, "a")
+    assert capsys.readouterr().out == ""  # the visible check printed the verdict already
 
 
 def _hash_pairs():

@@ -215,12 +215,43 @@ def test_lesson_exercises_are_nbgrader_cells(path):
             assert after.source.count(STUB) == 1
             for line in _solution_lines(before.source):
                 assert line not in after.source, f"solution line left in the student edition: {line}"
+        elif _is_grade(before):  # the visible check stays; the hidden tests (the points) go
+            visible, marker, hidden = before.source.partition("### BEGIN HIDDEN TESTS\n")
+            assert marker and hidden.rstrip().endswith("### END HIDDEN TESTS"), before.source
+            assert after.source == visible.rstrip("\n"), after.source
         else:
             assert after.source == before.source, "a cell outside the solutions was changed"
-    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text and "graded(" not in text
 
 
 # The student edition is not executed: the test above shows that its stubs are the only cells that
 # differ from the teacher's notebooks (a prediction stub sets None, so "Run All" goes on past it;
 # an answer stub raises NotImplementedError, in the Exercises), and tests/test_browser.py runs the
 # teacher's notebooks in JupyterLab with their checked outputs compared.
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_the_student_edition_holds_no_answer(path, teacher_answers):
+    """No answer line, hidden test or reason of a multiple-choice option in the student edition (a
+    reason's end, its explanation: its start may repeat the option the student reads)."""
+    lines, reasons = teacher_answers
+    text = nbformat.writes(student_notebook(nbformat.read(path, as_version=4), name=path.name))
+    assert not [line for line in lines if line in text]
+    assert not [reason for reason in reasons if reason[-40:] in text]
+
+
+def test_the_readme_and_the_guide_count_the_graded_cells():
+    """The graded check cells and their points, as the README and the teacher's guide give them."""
+    repo = Path(__file__).resolve().parents[1]
+    cells = {path.stem: [c for c in nbformat.read(path, as_version=4).cells if _is_grade(c)]
+             for path in LESSONS}
+    assert all(c.metadata.nbgrader["points"] == 1 for found in cells.values() for c in found)
+    count = {stem[:2]: len(found) for stem, found in cells.items()}
+    total = sum(count.values())
+    readme = " ".join((repo / "README.md").read_text().split())
+    assert (f"{total} check cells are graded, 1 point each (lesson 01: {count['01']}, 02: {count['02']}, "
+            f"03: {count['03']}, 04: {count['04']})") in readme
+    guide = (repo / "docs" / "teacher-guide.md").read_text()
+    for stem, found in cells.items():
+        assert f"| {stem[:2]} {stem[3:].replace('_', ' ')} | {len(found)} | {len(found)} |" in guide
+    assert f"| all | {total} | {total} |" in guide

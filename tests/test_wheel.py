@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]  # one worker builds the wheel once
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / "simlab" / "assets"
@@ -105,6 +105,20 @@ def test_wheel_holds_the_assets_and_the_command(wheel):
     assert "simlab/teacher/cli.py" in names and "simlab/__main__.py" in names
     assert "simlab/lessons/checks.py" in names and "simlab/kit.py" in names
     assert "simlab = simlab.teacher.cli:main" in entry_points
+
+
+def test_the_wheel_holds_no_answer(wheel, teacher_answers):
+    """No answer key in plain text in the installed package: not the teacher's TOML, no reason of
+    a multiple-choice option, no answer line or hidden test of the teacher's notebooks."""
+    lines, reasons = teacher_answers
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        assert "simlab/lessons/choices.json" in names and not any(n.endswith(".toml") for n in names)
+        text = "\n".join(archive.read(n).decode("utf-8", "replace") for n in names
+                         if n.endswith((".py", ".json", ".csv", ".md", ".txt", "METADATA")))
+    assert not [reason for reason in reasons if reason[-40:] in text], "a choice's reason is in the wheel"
+    leaked = [line for line in lines if line in text]
+    assert not leaked, f"answers in the wheel: {leaked}"
 
 
 def test_installed_wheel_finds_its_photos(installed, tmp_path):

@@ -10,10 +10,17 @@ it was right (a wrong one never fails). Multiple-choice "why" questions go throu
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import importlib
+import io
+import json
 import math
+import secrets
+from pathlib import Path
 
-__all__ = ["CHOICES", "ExerciseError", "check_choice", "correct", "read_number", "read_prediction",
-           "require_answer", "verdict"]
+__all__ = ["CHOICES", "ExerciseError", "check_choice", "correct", "graded", "open_choice", "read_number",
+           "read_prediction", "require_answer", "seal_choice", "verdict"]
 
 
 class ExerciseError(AssertionError):
@@ -51,79 +58,86 @@ def verdict(prediction: str, truth: str) -> str:
     return f"Your prediction ({prediction}) was {'right' if prediction == truth else 'not right'}."
 
 
-CHOICES: dict[str, tuple[str, dict[str, str]]] = {
-    "01-still-nearest": ("B", {
-        "A": "the deep stages are not noise: they rank the near-duplicates best of all "
-             "(precision@k, section 8), so their order is not chance",
-        "B": "a nearest neighbour is the HIGHEST score among the others, not a score above a "
-             "fixed bar: when every other file also moves further away, a low cosine can "
-             "still come first",
-        "C": "cosine ignores the lengths at every stage alike, and deep scores are not always "
-             "lower (the near-duplicates score high at stage5); lengths do not decide a ranking",
-        "D": "the ranking reads only the vectors; the labels of pairs.csv only grade it "
-             "afterwards (and they call grass and gravel 'different')",
-    }),
-    "02-unit-euclidean": ("B", {
-        "A": "the lengths differ a lot (section 2); after normalising they are all 1, whatever they were",
-        "B": "on unit vectors |a-b|^2 = 2 - 2 cos: a larger cosine is always a smaller distance, so both "
-             "put the pairs in the same order, and precision, recall and F1 depend only on that order.",
-        "C": "best_threshold uses the scores as they are; it tries every score as a threshold",
-        "D": "they are different formulas (cosine is a dot product of unit vectors); they agree only on "
-             "unit vectors, and only in the order they give",
-    }),
-    "02-textures-first": ("B", {
-        "A": "cosine, which compares what responded, does not put them first: they do not look like a cat",
-        "B": "the textures' stage5 vectors are the shortest, and a short vector lies near the origin: "
-             "near every other vector in raw distance, whatever its direction. Cosine ignores length.",
-        "C": "Manhattan sums |a_i - b_i| over every channel, zeros included",
-        "D": "the textures' stage5 vectors are the SHORTEST of all (section 2), not the longest",
-    }),
-    "03-fair-threshold": ("C", {
-        "A": "the halves are about the same size (the people were dealt in two); a test is fair "
-             "because of WHAT it was not tuned on, not because of how many pairs it has",
-        "B": "pairs that share a person are not independent: with one man's photos in both halves, the "
-             "held-out pairs would test the threshold on a face it was tuned on, and promise too much",
-        "C": "a threshold judged on the pairs it was chosen on always looks better than it is; the "
-             "held-out people played no part in choosing it, so their rates say what new people get.",
-    }),
-    "04-why-noise": ("C", {
-        "A": "the vectors are normalised either way (build_index stores unit vectors), and cosine on "
-             "unit vectors is what the exact search ranks by too",
-        "B": "HNSW needs no training (only IVF runs k-means), and it found the neighbours of the "
-             "clustered vectors with the same settings",
-        "C": "in high-dimensional noise every vector is about as far from a query as every other: the "
-             "true 10 nearest are barely nearer than thousands of others, so a graph walk (or a few "
-             "IVF cells) has no neighbourhood to follow. Image embeddings cluster; noise does not.",
-        "D": "the noise gallery here is no larger than the clustered one (fewer vectors, if anything), "
-             "and a larger gallery would lower recall, not explain a collapse",
-    }),
-    "04-why-held-out": ("B", {
-        "A": "the halves need not be the same size: split_pairs balances the near-duplicate "
-             "pairs, and even so the halves differ in size",
-        "B": "copies of one photo score alike: with the cat's crop in the tuning pairs and its mirror "
-             "image in the held-out pairs, the threshold would be tested on a photo it was chosen on, "
-             "and the held-out score would promise more than new photos give.",
-        "C": "best_threshold works on any scores and labels; it knows nothing of the photos behind them",
-        "D": "a FAISS index stores vectors, not photos, and holds the same vector twice without trouble; "
-             "the split is about what the threshold has seen",
-    }),
-}
+#: The sealed multiple-choice questions (package data, written by ``make key`` from the teacher's
+#: ``notebooks/choices.toml``): per question id a salt, the hash of the right letter and each
+#: option's reason encrypted with a key made from its letter. A check can tell whether a letter
+#: is right and read the reason of the letter given; nothing in the package says which is right.
+CHOICES: dict[str, dict] = json.loads(
+    (Path(__file__).with_name("choices.json")).read_text(encoding="utf-8"))
+
+
+def _letter_key(salt: str, question: str, letter: str) -> bytes:
+    return hashlib.sha256(f"{salt}|{question}|{letter}".encode()).digest()
+
+
+def _xor_stream(key: bytes, data: bytes) -> bytes:
+    """``data`` XOR a SHA-256 counter-mode stream of ``key`` (its own inverse)."""
+    blocks = range(len(data) // 32 + 1)
+    stream = b"".join(hashlib.sha256(key + i.to_bytes(4, "big")).digest() for i in blocks)[:len(data)]
+    return bytes(a ^ b for a, b in zip(data, stream, strict=True))
+
+
+def _right_hash(key: bytes) -> str:
+    return hashlib.sha256(b"right|" + key).hexdigest()
+
+
+def seal_choice(question: str, right: str, reasons: dict[str, str], *, salt: str | None = None) -> dict:
+    """One multiple-choice question as :data:`CHOICES` stores it; the inverse of :func:`open_choice`.
+
+    ``reasons`` maps each letter to why that option is right or wrong; ``right`` is one of them.
+    ``salt`` (default: 16 random bytes in hex) makes the hashes differ between questions.
+
+    Examples
+    --------
+    >>> sealed = seal_choice("q", "B", {"A": "no: ...", "B": "yes: ..."}, salt="00")
+    >>> "yes" in str(sealed)
+    False
+    >>> open_choice("q", "B", sealed), open_choice("q", "A", sealed)
+    ((True, 'yes: ...'), (False, 'no: ...'))
+    """
+    if right not in reasons:
+        raise ValueError(f"{question}: the right letter {right!r} is not one of {', '.join(reasons)}")
+    salt = secrets.token_hex(16) if salt is None else salt
+    # Every reason padded to one length: a longer ciphertext must not point at the explained answer.
+    width = max(len(reason.encode()) for reason in reasons.values())
+    return {
+        "salt": salt,
+        "right": _right_hash(_letter_key(salt, question, right)),
+        "options": {
+            letter: _xor_stream(_letter_key(salt, question, letter),
+                                reason.encode().ljust(width, b"\0")).hex()
+            for letter, reason in reasons.items()
+        },
+    }
+
+
+def open_choice(question: str, letter: str, sealed: dict | None = None) -> tuple[bool, str]:
+    """Whether ``letter`` is the right answer to ``question``, and that option's reason.
+
+    ``sealed`` defaults to the question's entry in :data:`CHOICES`. ``KeyError`` for an unknown
+    question or a letter that is not one of its options.
+    """
+    sealed = CHOICES[question] if sealed is None else sealed
+    key = _letter_key(sealed["salt"], question, letter)
+    reason = _xor_stream(key, bytes.fromhex(sealed["options"][letter])).rstrip(b"\0").decode()
+    return _right_hash(key) == sealed["right"], reason
 
 
 def check_choice(question: str, answer) -> None:
     """Check a multiple-choice answer: ``answer`` is one letter, ``question`` an id of :data:`CHOICES`.
 
-    Prints why the right option is right; raises :class:`ExerciseError` for anything but one of
-    the question's letters, and for a wrong letter with why that option is wrong (not which one is
+    Prints why the answer is right; raises :class:`ExerciseError` for anything but one of the
+    question's letters, and for a wrong letter with why that option is wrong (not which one is
     right). ``KeyError`` for an unknown question id.
     """
-    right, options = CHOICES[question]
+    options = CHOICES[question]["options"]
     letter = str(answer).strip().strip("().").upper() if answer is not None else ""
     if letter not in options:
         raise ExerciseError(f"answer with one letter, one of {', '.join(options)}; got {answer!r}")
-    if letter != right:
-        raise ExerciseError(f"{letter} is not it: {options[letter]}")
-    correct(f"{right}: {options[right]}")
+    right, reason = open_choice(question, letter)
+    if not right:
+        raise ExerciseError(f"{letter} is not it: {reason}")
+    correct(f"{letter}: {reason}")
 
 
 def require_answer(answer, what: str) -> None:
@@ -174,3 +188,19 @@ def read_number(answer, what: str, *, whole: bool = False) -> float:
     if whole and value != int(value):
         raise ExerciseError(f"{what} is a whole number, got {value:g}")
     return value
+
+
+def graded(lesson: str, check: str, *args, **kwargs) -> None:
+    """Run the check ``check`` of ``simlab.lessons.<lesson>`` for a teacher's hidden test, silently.
+
+    The hidden tests of the teacher's notebooks (``### BEGIN HIDDEN TESTS`` in a grade cell; the
+    student edition has none) call it with the same arguments as the visible check. The check
+    comes from a fresh import of its module, so a student's code that rebound ``check_...`` or
+    patched it into the lesson's module earlier in the notebook does not change the grade; its
+    printed verdict is swallowed (the visible check printed it already). Raises what the check
+    raises: :class:`ExerciseError` for a wrong answer, so nbgrader gives the cell no points.
+    """
+    # Only the lesson's module is re-imported: ExerciseError stays the one class everyone catches.
+    module = importlib.reload(importlib.import_module(f"{__package__}.{lesson}"))
+    with contextlib.redirect_stdout(io.StringIO()):
+        getattr(module, check)(*args, **kwargs)

@@ -6,6 +6,9 @@
                                            the student edition of the lessons (default: the
                                            lessons in ./notebooks; needs nbgrader); --keep leaves
                                            notebooks already in OUT_DIR (a student's work) alone
+    simlab course DIR [NOTEBOOK ...]       an nbgrader course of the lessons in DIR, for grading a
+                                           class (needs nbgrader): nbgrader_config.py, source/,
+                                           gradebook.db; then nbgrader's own commands in DIR
     simlab lab [--dir DIR] [--no-browser] [--dry-run]
                                            what `make lab` does, without make (Windows, macOS):
                                            check that the course extra is installed, fetch the
@@ -52,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="simlab",
         description="The image-similarity course kit: weight files, the student edition, the lessons.",
     )
-    commands = parser.add_subparsers(dest="command", metavar="{fetch,list,student,lab}")
+    commands = parser.add_subparsers(dest="command", metavar="{fetch,list,student,course,lab}")
     fetch = commands.add_parser("fetch", help="fetch and verify weight files (default: mobilenet_v2)")
     fetch.add_argument("names", nargs="*", metavar="NAME", help="weight files, see `simlab list`")
     fetch.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -65,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
                          help="source notebooks (default: notebooks/0*.ipynb in the current folder)")
     student.add_argument("--keep", action="store_true",
                          help="leave notebooks already in OUT_DIR unchanged (a student's work)")
+    course = commands.add_parser(
+        "course", help="write an nbgrader course of the lessons, for grading a class (needs nbgrader)",
+        description="Write nbgrader_config.py, source/<lesson>/ (the teacher's notebooks) and "
+        "gradebook.db into DIR; then run nbgrader's commands there (generate_assignment, "
+        "zip_collect, autograde, generate_feedback, export). A course already in DIR is kept.")
+    course.add_argument("folder", metavar="DIR", help="folder for the course (created if missing)")
+    course.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                        help="source notebooks (default: notebooks/0*.ipynb in the current folder)")
     lab = commands.add_parser(
         "lab", help="open the lessons in JupyterLab, as `make lab` does (needs the course extra)",
         description="Check that the course extra is installed, fetch the lessons' weights, write "
@@ -93,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         return _list()
     if args.command == "student":
         return _student(args.out_dir, args.notebooks, args.keep)
+    if args.command == "course":
+        return _course(args.folder, args.notebooks)
     if args.command == "lab":
         return _lab(Path(args.dir), no_browser=args.no_browser, dry_run=args.dry_run)
     return _fetch(getattr(args, "names", []), getattr(args, "quiet", False))
@@ -138,6 +151,27 @@ def _student(out_dir: str, notebooks: list[str], keep: bool = False) -> int:
     if keep and not written:
         print(f"{out_dir}: every lesson is there already, kept as it is "
               "(delete a notebook to get a fresh copy)")
+    return 0
+
+
+def _course(folder: str, notebooks: list[str]) -> int:
+    try:
+        from .course import write_course
+        from .editions import EditionError
+
+        written = write_course(folder, notebooks or None)
+    except ImportError as e:
+        print(f"error: simlab course needs nbgrader ({e}); install it with "
+              "`pip install 'simlab[teacher]'`", file=sys.stderr)
+        return 1
+    except EditionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    lesson = Path(written[1]).parent.name
+    print(f"next, in {folder}: nbgrader generate_assignment {lesson}  (then release, collect, "
+          "autograde, generate_feedback, export: see docs/teacher-guide.md)")
     return 0
 
 

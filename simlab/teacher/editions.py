@@ -6,8 +6,10 @@ cell is an nbgrader grade cell. :func:`student_notebook` runs the same chain of 
 that ``nbgrader generate_assignment`` runs (lock cells, replace solutions by a stub that raises
 ``NotImplementedError``, clear outputs, remove ``### BEGIN HIDDEN TESTS`` regions and mark
 schemes, checksums, metadata validation), minus the parts that need an nbgrader course: the
-gradebook database and the assignment header/footer. So the source notebooks also go into an
-nbgrader course unchanged.
+gradebook database and the assignment header/footer. A predict-first cell gets ``name = None``
+instead of the stub (:class:`UnansweredPredictions`). ``simlab course`` (:mod:`.course`) puts
+the same chain (:func:`assignment_preprocessors`) into an nbgrader course, so that
+``nbgrader generate_assignment`` releases this same edition.
 
 Command line (``make student`` calls it)::
 
@@ -28,8 +30,10 @@ from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+from nbgrader.preprocessors import NbGraderPreprocessor  # simlab student / course: the teacher extra
 
-__all__ = ["EditionError", "lesson_notebooks", "student_notebook", "write_student_edition"]
+__all__ = ["EditionError", "PredictionNames", "UnansweredPredictions", "assignment_preprocessors",
+           "lesson_notebooks", "student_notebook", "write_student_edition"]
 
 #: Where the teacher's lessons are looked for by default: ``notebooks/`` of the current folder.
 NOTEBOOKS = Path("notebooks")
@@ -39,41 +43,54 @@ class EditionError(ValueError):
     """A source notebook cannot be turned into a student edition; the message names the file."""
 
 
+def assignment_preprocessors() -> list[type]:
+    """nbgrader's ``GenerateAssignment.preprocessors`` with the predict-first stubs of the kit.
+
+    The list ``nbgrader generate_assignment`` runs (include header/footer, lock cells, replace
+    solutions by stubs, clear outputs, checksums, save the cells to the gradebook, remove hidden
+    tests and mark schemes), with :class:`PredictionNames` before ClearSolutions and
+    :class:`UnansweredPredictions` after it. The course's ``nbgrader_config.py`` sets it, so that
+    a released lesson is the student edition :func:`student_notebook` writes.
+    """
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.preprocessors import ClearSolutions
+
+    chain = list(GenerateAssignment.class_traits()["preprocessors"].default())
+    at = chain.index(ClearSolutions)
+    return [*chain[:at], PredictionNames, ClearSolutions, UnansweredPredictions, *chain[at + 1:]]
+
+
 def _preprocessors() -> list:
-    # The order of nbgrader's GenerateAssignment.preprocessors, without IncludeHeaderFooter (no
-    # header configured), InstantiateTests (### AUTOTEST is not used) and SaveCells (gradebook).
-    from nbgrader.preprocessors import (
-        CheckCellMetadata,
-        ClearHiddenTests,
-        ClearMarkScheme,
-        ClearOutput,
-        ClearSolutions,
-        ComputeChecksums,
-        LockCells,
-    )
+    # nbgrader's chain (assignment_preprocessors) without what needs an nbgrader course:
+    # IncludeHeaderFooter (no header configured), InstantiateTests (### AUTOTEST is not used) and
+    # SaveCells (the gradebook). Outputs are cleared along with the timestamps nbconvert left.
+    from nbgrader.preprocessors import ClearOutput, IncludeHeaderFooter, InstantiateTests, SaveCells
 
-    return [
-        LockCells(),
-        ClearSolutions(),
-        UnansweredPredictions(),
-        # also drop the timestamps nbconvert/nbclient left from the teacher's run
-        ClearOutput(remove_metadata_fields={"collapsed", "scrolled", "execution"}),
-        CheckCellMetadata(),
-        ComputeChecksums(),
-        ClearHiddenTests(),
-        ClearMarkScheme(),
-        ComputeChecksums(),
-        CheckCellMetadata(),
-    ]
+    chain = []
+    for step in assignment_preprocessors():
+        if step in (IncludeHeaderFooter, InstantiateTests, SaveCells):
+            continue
+        chain.append(ClearOutput(remove_metadata_fields={"collapsed", "scrolled", "execution"})
+                     if step is ClearOutput else step())
+    return chain
 
 
-class UnansweredPredictions:
+class PredictionNames(NbGraderPreprocessor):
+    """Record the variables each predict-first cell (grade id ``*-prediction``) assigns in its
+    solution region, in ``resources["prediction_names"]``, for :class:`UnansweredPredictions`
+    (runs before ClearSolutions, which removes them)."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict):
+        resources["prediction_names"] = _prediction_names(nb)
+        return nb, resources
+
+
+class UnansweredPredictions(NbGraderPreprocessor):
     """Give each predict-first cell (grade id ``*-prediction``) the variables it asks for, set to
     ``None``, instead of nbgrader's ``raise NotImplementedError()``: such a cell sits in the
     lesson's body, before the cells that reveal its answer, and "Run All" must go on past it to
     the exercises. Its check, at the end, refuses a ``None`` ("write your prediction ... first").
-    Runs right after ClearSolutions; the variable names were read from the teacher's solution
-    region before it was cleared (``resources["prediction_names"]``, see :func:`student_notebook`)."""
+    Runs right after ClearSolutions, with the names :class:`PredictionNames` recorded."""
 
     def preprocess(self, nb: NotebookNode, resources: dict):
         for cell in nb.cells:
@@ -104,7 +121,7 @@ def student_notebook(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
     region outside a solution cell, unbalanced markers, duplicate grade ids, ...).
     """
     nb = copy.deepcopy(nb)
-    resources: dict = {"prediction_names": _prediction_names(nb)}
+    resources: dict = {}
     try:
         for pre in _preprocessors():
             nb, resources = pre.preprocess(nb, resources)
