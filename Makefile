@@ -49,10 +49,11 @@ lint: $(DEV)
 # Everything CI runs: lint, unit tests and doctests, the wheel test, and every lesson once: in
 # JupyterLab in a browser, its checked outputs compared with the committed ones as nbval would
 # (without Chromium, nbval runs the lessons instead).
-# The tests run in parallel (pytest-xdist, a worker per core): the lessons in the browser, the
-# grading round and the wheel each in one worker, the unit tests spread over the others.
+# The test modules run in parallel (pytest-xdist, one worker per core; a module's tests stay
+# together in one worker, so its fixtures are built once: the lessons' JupyterLab, the wheel, the
+# graded class).
 test: setup lint
-	$(OFFLINE) $(BIN)/python -m pytest -n auto --dist loadgroup
+	$(OFFLINE) $(BIN)/python -m pytest -n auto --dist loadscope
 
 # The quick loop while developing: lint, the unit tests and the docstring examples; no lesson is
 # executed, no wheel built, no browser, Dask cluster or new Python process started (those tests

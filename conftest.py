@@ -60,10 +60,18 @@ def _browser_can_run() -> bool:
             and importlib.util.find_spec("playwright") is not None)
 
 
+#: The test modules that take minutes, started first so that `make test`'s parallel workers
+#: (pytest-xdist, one module per worker at a time) finish together.
+LONGEST_FIRST = ("test_browser.py", "test_grading.py")
+
+
 @pytest.hookimpl(trylast=True)  # after -m / -k have deselected what they deselect
 def pytest_collection_modifyitems(config, items):
     """Each lesson runs once: when the browser test runs a lesson (and compares its checked cells
-    with the committed outputs, as nbval does), nbval's run of the same lesson is left out."""
+    with the committed outputs, as nbval does), nbval's run of the same lesson is left out. The
+    longest test modules go first (:data:`LONGEST_FIRST`), the rest keep their order."""
+    items.sort(key=lambda item: LONGEST_FIRST.index(item.path.name) if item.path.name in LONGEST_FIRST
+               else len(LONGEST_FIRST))
     in_browser = {item.callspec.params.get("notebook") for item in items
                   if item.get_closest_marker("browser") and hasattr(item, "callspec")}
     if not in_browser or not _browser_can_run():

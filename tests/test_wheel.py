@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]  # one worker builds the wheel once
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / "simlab" / "assets"

@@ -134,20 +134,33 @@ def _list() -> int:
     return 0
 
 
-def _student(out_dir: str, notebooks: list[str], keep: bool = False) -> int:
+def _written_by(command: str, write) -> list[Path] | None:
+    """The files ``write()`` wrote (it needs nbgrader), or None after printing why it failed."""
     try:
-        from .editions import EditionError, write_student_edition
+        from .editions import EditionError
 
-        written = write_student_edition(out_dir, notebooks or None, keep_existing=keep)
+        written = write()
     except ImportError as e:
-        print(f"error: simlab student needs nbgrader ({e}); install it with "
+        print(f"error: simlab {command} needs nbgrader ({e}); install it with "
               "`pip install 'simlab[teacher]'` (in a checkout: `make test` installs it)", file=sys.stderr)
-        return 1
+        return None
     except EditionError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return None
     for path in written:
         print(f"wrote {path}")
+    return written
+
+
+def _student(out_dir: str, notebooks: list[str], keep: bool = False) -> int:
+    def write():
+        from .editions import write_student_edition
+
+        return write_student_edition(out_dir, notebooks or None, keep_existing=keep)
+
+    written = _written_by("student", write)
+    if written is None:
+        return 1
     if keep and not written:
         print(f"{out_dir}: every lesson is there already, kept as it is "
               "(delete a notebook to get a fresh copy)")
@@ -155,20 +168,14 @@ def _student(out_dir: str, notebooks: list[str], keep: bool = False) -> int:
 
 
 def _course(folder: str, notebooks: list[str]) -> int:
-    try:
+    def write():
         from .course import write_course
-        from .editions import EditionError
 
-        written = write_course(folder, notebooks or None)
-    except ImportError as e:
-        print(f"error: simlab course needs nbgrader ({e}); install it with "
-              "`pip install 'simlab[teacher]'`", file=sys.stderr)
+        return write_course(folder, notebooks or None)
+
+    written = _written_by("course", write)
+    if written is None:
         return 1
-    except EditionError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    for path in written:
-        print(f"wrote {path}")
     lesson = Path(written[1]).parent.name
     print(f"next, in {folder}: nbgrader generate_assignment {lesson}  (then release, collect, "
           "autograde, generate_feedback, export: see docs/teacher-guide.md)")
