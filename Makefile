@@ -59,7 +59,7 @@ test: setup lint
 # executed, no wheel built, no browser, Dask cluster or new Python process started (those tests
 # are marked slow).
 check: $(FETCHED) lint
-	SIMLAB_QUICK=1 $(OFFLINE) $(BIN)/python -m pytest tests -m "not slow and not browser"
+	SIMLAB_QUICK=1 $(OFFLINE) $(BIN)/python -m pytest tests -m "not slow and not browser" -n auto --dist loadscope
 
 # Re-execute every lesson in place so the committed outputs match the code.
 notebooks: setup
