@@ -11,8 +11,10 @@ slow); the time limit per cell is cut to nbgrader's default, 30 s, so the endles
 from __future__ import annotations
 
 import csv
+import html
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -116,7 +118,13 @@ def test_each_student_gets_what_the_answers_earned(graded_class):
     }
 
 
-def test_feedback_says_what_went_wrong(graded_class):
+def html_text(page: Path) -> tuple[str, str]:
+    """A feedback page as (HTML, its text without tags, HTML entities decoded)."""
+    raw = page.read_text()
+    return raw, html.unescape(re.sub(r"<[^>]+>", "", raw))
+
+
+def test_feedback_says_what_went_wrong(graded_class, teacher_answers):
     course, _, _ = graded_class
     feedback = {student: (course / "feedback" / student / LESSON / f"{LESSON}.html")
                 for student in ("ada", "ben", "cleo", "dan", "eve")}
@@ -127,6 +135,12 @@ def test_feedback_says_what_went_wrong(graded_class):
     dan = feedback["dan"].read_text()
     assert "CellTimeoutError" in dan and "was missing from the submission" in dan
     assert "Not graded as handed in" in feedback["eve"].read_text()
+    # no right answer reaches a student who did not give it (hidden tests are left out; a
+    # traceback may quote them, and they hold no answer)
+    _, full_marks = html_text(feedback["ada"])  # no error, so no traceback to quote a cell
+    assert "HIDDEN TESTS" not in full_marks and "graded(" not in full_marks
+    _, untouched = html_text(feedback["ben"])
+    assert not [line for line in teacher_answers[0] if not line.startswith("graded(") and line in untouched]
     # nothing lost: the file Eve handed in is kept as it was
     kept = course / "submitted" / "eve" / LESSON / f"{LESSON}.ipynb.not-a-notebook"
     assert kept.read_text() == "my answers are in my head\n"
@@ -142,7 +156,7 @@ def test_a_visible_check_rebound_by_the_student_earns_nothing(tmp_path):
     visible, _, hidden = cell.source.partition("### BEGIN HIDDEN TESTS")
     visible = visible.replace("from simlab.lessons.checks import check_choice\n", "")
     exec(visible, namespace)  # the student's check_choice passes
-    with pytest.raises(AssertionError, match="not the right letter"):
+    with pytest.raises(AssertionError, match="B is not it"):
         exec(hidden, namespace)
 
 

@@ -8,8 +8,8 @@ letter). Run after editing the TOML (``make key`` does)::
 
     python -m simlab.teacher.answer_key [notebooks/choices.toml [simlab/lessons/choices.json]]
 
-The graded points do not depend on this file: the hidden tests of the teacher's notebooks hold
-the right letters in plain text (they never reach a student).
+The teacher's notebooks answer each question with the same letter (``why_2 = "<letter>"`` in a solution
+cell); running them, as ``make test`` does, fails when the two disagree.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Run it in the kit's folder (like ``simlab student``); it writes into ``DIR``:
 
 - ``nbgrader_config.py``: the course id, the kit's student edition for released lessons
-  (:func:`~simlab.teacher.editions.assignment_preprocessors`), a time limit per cell, deleted check
-  cells put back, the ``zip_collect`` file-name rule and :func:`mend_unreadable_submissions`;
+  (:func:`~simlab.teacher.editions.assignment_preprocessors`), feedback without the hidden tests
+  (:func:`feedback_preprocessors`), a time limit per cell, deleted check cells put back, the
+  ``zip_collect`` file-name rule and :func:`mend_unreadable_submissions`;
 - ``source/<lesson>/<lesson>.ipynb``: the teacher's notebooks as they are (solutions, hidden
   tests and points in each grade cell's nbgrader metadata);
 - ``gradebook.db``: nbgrader's gradebook with one assignment per lesson.
@@ -28,7 +29,8 @@ import nbformat
 
 from .editions import EditionError, lesson_notebooks, student_notebook
 
-__all__ = ["CELL_TIMEOUT", "COURSE_ID", "mend_unreadable_submissions", "write_course"]
+__all__ = ["CELL_TIMEOUT", "COURSE_ID", "feedback_preprocessors", "mend_unreadable_submissions",
+           "write_course"]
 
 COURSE_ID = "simlab"
 #: Seconds one cell of a submission may run before nbgrader interrupts it (the slowest cell of
@@ -48,6 +50,7 @@ Run nbgrader's commands in this folder, e.g. for lesson 02:
     nbgrader generate_feedback 02_similarity_metrics
     nbgrader export                                  (grades.csv)
 """
+from simlab.teacher.course import feedback_preprocessors
 from simlab.teacher.editions import assignment_preprocessors
 
 c = get_config()  # noqa: F821 - defined by nbgrader when it reads this file
@@ -56,6 +59,10 @@ c.CourseDirectory.course_id = {course_id!r}
 # Released lessons are the kit's student edition: solutions and hidden tests removed, a
 # predict-first cell set to `name = None` so that "Run All" goes on past it.
 c.GenerateAssignment.preprocessors = assignment_preprocessors()
+
+# Feedback shows each cell, its points and its error, but not the hidden tests (they hold the
+# right letters, and next year's class gets the same questions).
+c.GenerateFeedback.preprocessors = feedback_preprocessors()
 
 # Submissions are untrusted: nbgrader runs each notebook in its own kernel; a cell that runs
 # longer than this (an endless loop) is interrupted and marked as failed, and grading goes on.
@@ -71,6 +78,21 @@ c.Autograde.pre_convert_hook = "simlab.teacher.course.mend_unreadable_submission
 # your learning platform's names (nbgrader's docs: "Submitting assignments through an LMS").
 c.FileNameCollectorPlugin.named_regexp = {pattern!r}
 '''
+
+
+def feedback_preprocessors() -> list[type]:
+    """nbgrader's ``GenerateFeedback.preprocessors`` with the hidden tests removed from the feedback.
+
+    The grades are read first (``GetGrades``); then ``ClearHiddenTests`` drops each
+    ``### BEGIN HIDDEN TESTS`` region, so a student's feedback HTML shows the visible checks, their
+    points and messages, and not the right letters.
+    """
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+    chain = list(GenerateFeedback.class_traits()["preprocessors"].default())
+    at = chain.index(GetGrades) + 1
+    return [*chain[:at], ClearHiddenTests, *chain[at:]]
 
 
 def write_course(folder: str | Path, sources: Iterable[str | Path] | None = None) -> list[Path]:
