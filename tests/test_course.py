@@ -90,3 +90,22 @@ def test_a_file_that_is_not_a_notebook_is_kept_and_replaced_by_the_unanswered_ex
     exercises = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id")]
     assert [c.source for c in mended.cells[1:]] == [c.source for c in exercises] and len(exercises) == 14
     assert nbformat.read(folders["ada"] / LESSON.name, as_version=4) == release  # a notebook is left alone
+
+
+def test_a_course_that_fails_half_way_leaves_nothing_to_refuse(tmp_path, monkeypatch):
+    """nbgrader creates gradebook.db and then fails (no `alembic`, a full disk): what was written
+    goes again, so the next `simlab course` in that folder is not refused."""
+    import nbgrader.api
+
+    def failing_gradebook(url, course_id):
+        Path(url.removeprefix("sqlite:///")).write_bytes(b"half a database")
+        raise OSError("no alembic here")
+
+    course = tmp_path / "course"
+    with monkeypatch.context() as patch:
+        patch.setattr(nbgrader.api, "Gradebook", failing_gradebook)
+        with pytest.raises(OSError, match="no alembic"):
+            write_course(course, [LESSON])
+    assert list(course.iterdir()) == []
+    written = write_course(course, [LESSON])
+    assert [p.name for p in written] == ["nbgrader_config.py", LESSON.name, "gradebook.db"]

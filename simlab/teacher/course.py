@@ -137,31 +137,32 @@ def write_course(folder: str | Path, sources: Iterable[str | Path] | None = None
         raise EditionError(f"{folder} already holds a course ({', '.join(existing)}); nothing was "
                            "changed. Choose a new folder, or delete these to start the course again")
 
+    gradebook, config = folder / "gradebook.db", folder / "nbgrader_config.py"
+    copies = [folder / "source" / src.stem / src.name for src in sources]
     folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    written: list[Path] = []  # each path is listed before it is made: a failure removes it again
     try:
-        gradebook = folder / "gradebook.db"
+        written.append(gradebook)
         # nbgrader's Gradebook runs the `alembic` command: find it next to this Python even when
         # the environment is not activated (python -m simlab, .venv/bin/simlab).
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
         with _environ(PATH=path), Gradebook(f"sqlite:///{gradebook.resolve()}", course_id=COURSE_ID) as gb:
-            written.append(gradebook)
             for src in sources:
                 gb.add_assignment(src.stem)
-        config = folder / "nbgrader_config.py"
+        written.append(config)
         config.write_text(CONFIG.format(course_id=COURSE_ID, timeout=CELL_TIMEOUT,
                                         pattern=SUBMISSION_NAME), encoding="utf-8")
-        written.append(config)
-        for src in sources:
-            (folder / "source" / src.stem).mkdir(parents=True)
-            written.append(Path(shutil.copy2(src, folder / "source" / src.stem / src.name)))
+        for src, copy in zip(sources, copies, strict=True):
+            written.append(copy)
+            copy.parent.mkdir(parents=True)
+            shutil.copy2(src, copy)
     except BaseException:
         for path in reversed(written):  # a half-written course would be refused next time
             path.unlink(missing_ok=True)
-            if path.parent.parent.name == "source":
+            if path in copies and path.parent.is_dir():
                 path.parent.rmdir()
         raise
-    return [written[1], *written[2:], written[0]]
+    return [config, *copies, gradebook]
 
 
 @contextlib.contextmanager
