@@ -118,10 +118,9 @@ def test_each_student_gets_what_the_answers_earned(graded_class):
     }
 
 
-def html_text(page: Path) -> tuple[str, str]:
-    """A feedback page as (HTML, its text without tags, HTML entities decoded)."""
-    raw = page.read_text()
-    return raw, html.unescape(re.sub(r"<[^>]+>", "", raw))
+def page_text(page: Path) -> str:
+    """A feedback page's text: tags removed, HTML entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
 
 
 def test_feedback_says_what_went_wrong(graded_class, teacher_answers):
@@ -137,9 +136,9 @@ def test_feedback_says_what_went_wrong(graded_class, teacher_answers):
     assert "Not graded as handed in" in feedback["eve"].read_text()
     # no right answer reaches a student who did not give it (hidden tests are left out; a
     # traceback may quote them, and they hold no answer)
-    _, full_marks = html_text(feedback["ada"])  # no error, so no traceback to quote a cell
+    full_marks = page_text(feedback["ada"])  # no error, so no traceback to quote a cell
     assert "HIDDEN TESTS" not in full_marks and "graded(" not in full_marks
-    _, untouched = html_text(feedback["ben"])
+    untouched = page_text(feedback["ben"])
     assert not [line for line in teacher_answers[0] if not line.startswith("graded(") and line in untouched]
     # nothing lost: the file Eve handed in is kept as it was
     kept = course / "submitted" / "eve" / LESSON / f"{LESSON}.ipynb.not-a-notebook"
