@@ -17,7 +17,7 @@ ifeq ($(SIMLAB_OFFLINE_TESTS),1)
 OFFLINE := unshare --net -- sh -c 'ip link set lo up && exec "$$@"' offline
 endif
 
-.PHONY: setup lab test check lint notebooks student key bench assets constraints clean
+.PHONY: setup lab test check lint diagrams notebooks student key bench assets constraints clean
 
 setup: $(DEV)
 	@$(FETCH)
@@ -61,8 +61,12 @@ test: setup lint
 check: $(FETCHED) lint
 	SIMLAB_QUICK=1 $(OFFLINE) $(BIN)/python -m pytest tests -m "not slow and not browser" -n auto --dist loadscope
 
-# Re-execute every lesson in place so the committed outputs match the code.
-notebooks: setup
+# Draw the lessons' schematic figures from their source (tools/diagrams/) into the notebooks.
+diagrams: $(DEV)
+	$(BIN)/python tools/draw_diagrams.py
+
+# Re-execute every lesson in place so the committed outputs match the code (diagrams first).
+notebooks: setup diagrams
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	    --ExecutePreprocessor.store_widget_state=False notebooks/0*.ipynb
 

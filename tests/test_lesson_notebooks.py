@@ -10,6 +10,9 @@ every one that does not). Numbers that are definitions rather than measurements 
 
 from __future__ import annotations
 
+import ast
+import base64
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -17,7 +20,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("0*.ipynb"))
+ROOT = Path(__file__).parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("0*.ipynb"))
 MAX_BYTES = 1_000_000
 
 #: Constants a lesson may state without printing them: definitions, not measurements.
@@ -83,6 +87,14 @@ NOT_PROSE = [
 ]
 
 
+# "3 of 8", "2 out of 13": a count and its total, checked even when they are single digits.
+COUNT_OF = re.compile(r"(?<![\w.])(\d+)\s+(?:of|out of)\s+(?:the\s+|its\s+|their\s+|all\s+)?"
+                      r"(\d+)(?![\w.])")
+# "about 20 ms", "roughly 0.7": a rounding, backed only by a measured value that rounds to it.
+ABOUT = re.compile(r"\b(?:about|around|roughly|approximately|nearly|almost|some|~)\s+"
+                   r"(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?", re.I)
+
+
 def _canonical(whole: str, decimals: str | None) -> str:
     return whole.replace(",", "") + (decimals or "")
 
@@ -95,27 +107,79 @@ def _is_exempt(token: str) -> bool:
     return token in ALLOWED
 
 
-def prose_numbers(markdown: str) -> list[str]:
-    """The numbers a markdown cell quotes, canonical (no thousands separators), in order."""
+def _prose(markdown: str) -> str:
+    """The markdown without code, maths, links, tags and numbering; "" for a references list."""
     if re.match(r"\s*#+\s*References", markdown):  # titles, years and pages of papers
-        return []  # (looked for before the headings' marks are stripped below)
+        return ""  # (looked for before the headings' marks are stripped below)
     for pattern in NOT_PROSE:
         markdown = pattern.sub(" ", markdown)
-    return [_canonical(m.group(1), m.group(2)) for m in NUMBER.finditer(markdown)]
+    return markdown
+
+
+def prose_numbers(markdown: str) -> list[str]:
+    """The numbers a markdown cell quotes, canonical (no thousands separators), in order; roundings
+    ("about 20") are left to :func:`prose_roundings`."""
+    text = ABOUT.sub(" ", _prose(markdown))
+    return [_canonical(m.group(1), m.group(2)) for m in NUMBER.finditer(text)]
+
+
+def prose_counts(markdown: str) -> list[tuple[str, str]]:
+    """The ``(count, total)`` pairs a markdown cell quotes as "3 of 8" or "3 out of 8"."""
+    return COUNT_OF.findall(_prose(markdown))
+
+
+def prose_roundings(markdown: str) -> list[str]:
+    """The numbers a markdown cell gives as roundings: "about 20", "roughly 0.7", "~3"."""
+    return [_canonical(m.group(1), m.group(2)) for m in ABOUT.finditer(_prose(markdown))]
+
+
+def _output_texts(nb) -> list[str]:
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            found = [out.get("text", "")]
+            found += [v for k, v in out.get("data", {}).items() if k.startswith("text/")]
+            texts += ["".join(t) if isinstance(t, list) else t for t in found]
+    return texts
+
+
+def count_is_shown(count: str, total: str, texts: list[str]) -> bool:
+    """Whether one output line shows both the count and its total (as "3/8", "3 of 8", a table row)."""
+    for text in texts:
+        for line in text.splitlines():
+            numbers = [_canonical(m.group(1), m.group(2)) for m in NUMBER.finditer(line)]
+            if count in numbers and total in numbers and (count != total or numbers.count(count) > 1
+                                                          or f"{count}/{total}" in line):
+                return True
+    return False
+
+
+def rounding_is_shown(rounded: str, texts: list[str]) -> bool:
+    """Whether an output shows a value that rounds to ``rounded`` at its last significant digit
+    ("about 20" backs 15 to 25, "about 0.7" 0.65 to 0.75, "about 40 %" also a fraction 0.36 to 0.44)."""
+    digits = rounded.split(".")[1] if "." in rounded else ""
+    if digits:
+        half = 0.5 * 10 ** -len(digits)
+    else:
+        zeros = len(rounded) - len(rounded.rstrip("0")) if rounded.strip("0") else 0
+        half = 0.5 * 10 ** zeros
+    target = float(rounded)
+    for text in texts:
+        for m in NUMBER.finditer(text):
+            value = float(_canonical(m.group(1), m.group(2)))
+            for candidate in (value, value * 100 if value < 1 else None):
+                if candidate is not None and abs(candidate - target) <= half + 1e-9:
+                    return True
+    return False
 
 
 def output_numbers(nb) -> set[str]:
     """Every number in the notebook's text outputs, canonical, plus the same values rounded the way
     prose rounds them (0.961 also counts as 0.96 and 0.9; 18816 as 18,816)."""
     found = set()
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            texts = [out.get("text", "")]
-            texts += [v for k, v in out.get("data", {}).items() if k.startswith("text/")]
-            for text in texts:
-                text = "".join(text) if isinstance(text, list) else text
-                for m in NUMBER.finditer(text):
-                    found.add(_canonical(m.group(1), m.group(2)))
+    for text in _output_texts(nb):
+        for m in NUMBER.finditer(text):
+            found.add(_canonical(m.group(1), m.group(2)))
     rounded = set()
     for token in found:
         if "." in token:
@@ -134,7 +198,10 @@ def unbacked_numbers(path: Path) -> list[tuple[int, str]]:
     "Above" is every code cell before the markdown cell and the code cells right after it (a
     sentence may introduce the output it quotes): a sentence cannot lean on a result the student
     has not seen yet, and a number that changed in its own output is caught even when it also
-    appears later on.
+    appears later on. A count with its total ("3 of 8") needs an output line with both, single
+    digits too (reported as "3 of 8"); a rounding ("about 20") needs a value that rounds to it
+    (reported as "about 20"; the kit-wide ALLOWED constants do not excuse a rounding, a lesson's
+    own ALLOWED_IN does).
     """
     nb = nbformat.read(path, as_version=4)
     allowed = ALLOWED_IN.get(path.stem, set())
@@ -145,9 +212,14 @@ def unbacked_numbers(path: Path) -> list[tuple[int, str]]:
         end = i + 1
         while end < len(nb.cells) and nb.cells[end].cell_type == "code":
             end += 1
-        shown = output_numbers(nbformat.v4.new_notebook(cells=nb.cells[:end]))
+        above = nbformat.v4.new_notebook(cells=nb.cells[:end])
+        shown, texts = output_numbers(above), _output_texts(above)
         missing += [(i, n) for n in prose_numbers(cell.source)
                     if n not in shown and n not in allowed and not _is_exempt(n)]
+        missing += [(i, f"{n} of {m}") for n, m in prose_counts(cell.source)
+                    if not count_is_shown(n, m, texts)]
+        missing += [(i, f"about {n}") for n in prose_roundings(cell.source)
+                    if n not in allowed and not rounding_is_shown(n, texts)]
     return missing
 
 
@@ -175,7 +247,28 @@ def test_committed_lesson_is_small_and_clean(path):
 
 
 TEMPLATE = ["Aim of this lesson", "Theory", "Practice", "Discussion", "Key takeaways", "References",
-            "Exercises"]
+            "Exercises", "Questionnaire"]
+GUIDE = ROOT / "docs" / "teacher-guide.md"
+
+
+def questionnaire(markdown: str) -> list[str]:
+    """The numbered questions of the ``## Questionnaire`` section (to the next ``##`` heading)."""
+    part = re.search(r"^## Questionnaire\s*$(.*?)(?=^## |\Z)", markdown, re.M | re.S)
+    return re.findall(r"^\s*\d+\.\s+(.+)$", part.group(1), re.M) if part else []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_lesson_ends_with_a_questionnaire_answered_in_the_guide(path):
+    nb = nbformat.read(path, as_version=4)
+    questions = questionnaire("\n".join(c.source for c in nb.cells if c.cell_type == "markdown"))
+    assert 8 <= len(questions) <= 12, f"{path.name}: {len(questions)} questions in its questionnaire"
+    guide = GUIDE.read_text(encoding="utf-8")
+    heading = f"### Lesson {path.stem[:2]}: the questionnaire's model answers"
+    assert heading in guide, f"{GUIDE.name} has no section {heading!r}"
+    part = guide.split(heading, 1)[1]
+    part = re.split(r"^#{1,3} ", part, maxsplit=1, flags=re.M)[0]
+    answers = re.findall(r"^\d+\.\s+\S", part, re.M)
+    assert len(answers) == len(questions), f"{GUIDE.name}: {len(answers)} answers, {len(questions)} questions"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -197,6 +290,77 @@ def test_lesson_follows_the_template(path):
     exercises = markdown[markdown.index("## Exercises"):]
     assert re.search(r"predict", exercises, re.I), f"{path.name}: no predict-first exercise"
     assert re.search(r"your own photo", exercises, re.I), f"{path.name}: no exercise on your own photo"
+
+
+#: The fewest schematic figures (``tools/diagrams``) a lesson shows.
+MIN_DIAGRAMS = 2
+
+
+def _draw_diagrams_module():
+    spec = importlib.util.spec_from_file_location("draw_diagrams", ROOT / "tools" / "draw_diagrams.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_lesson_shows_its_diagrams_as_drawn_by_their_source(path):
+    """Each lesson has its schematic figures, embedded as attachments that tools/draw_diagrams.py
+    draws from code (re-drawing gives the same PNG), none missing, none left over."""
+    draw = _draw_diagrams_module()
+    draws = draw.figures()
+    nb = nbformat.read(path, as_version=4)
+    shown = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        names = draw.REFERENCE.findall(cell.source)
+        attached = set(cell.get("attachments", {}))
+        assert attached == {f"{n}.png" for n in names}, f"{path.name} cell {i}: run make diagrams"
+        for name in names:
+            assert name in draws, f"{path.name} cell {i}: no source for the diagram {name!r}"
+            png = base64.b64decode(cell["attachments"][f"{name}.png"]["image/png"])
+            assert png == draw.png(draws[name]()), f"{path.name}: {name} is not its source's: make diagrams"
+            shown.append(name)
+    assert len(set(shown)) >= MIN_DIAGRAMS, f"{path.name} shows {len(set(shown))} diagrams: {shown}"
+
+
+#: The most simlab names a lesson may introduce (names the lessons before it did not use).
+NEW_NAMES_PER_LESSON = 12
+
+
+def simlab_names(nb) -> tuple[list[str], list[str]]:
+    """The simlab names a lesson's code imports, in order of first use, and the imports that break
+    the one style (``from simlab.<module> import name``): ``import simlab...`` or ``simlab.x.y``.
+    The exercise checks (``simlab.lessons.checks``, ``check_*``, the hidden tests' ``graded``)
+    are the exercises' apparatus, not names to learn, and are not counted."""
+    names, off_style = [], []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        lines = cell.source.splitlines()
+        source = "\n".join(line for line in lines if not line.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("simlab"):
+                if node.module == "simlab.lessons.checks":
+                    continue
+                names += [a.name for a in node.names
+                          if not a.name.startswith("check_") and a.name not in names]
+            elif isinstance(node, ast.Import) and any(a.name.startswith("simlab") for a in node.names):
+                off_style.append(ast.unparse(node))
+            elif isinstance(node, ast.Attribute) and getattr(node.value, "id", None) == "simlab":
+                off_style.append(ast.unparse(node))
+    return names, off_style
+
+
+def test_each_lesson_introduces_few_simlab_names_in_one_import_style():
+    seen: set[str] = set()
+    for path in NOTEBOOKS:
+        names, off_style = simlab_names(nbformat.read(path, as_version=4))
+        assert not off_style, f"{path.name}: use `from simlab.<module> import name`, not {off_style}"
+        new = [n for n in names if n not in seen]
+        assert len(new) <= NEW_NAMES_PER_LESSON, f"{path.name} introduces {len(new)} simlab names: {new}"
+        seen |= set(names)
 
 
 def test_the_checker_finds_a_stale_number(tmp_path):
@@ -226,6 +390,30 @@ def test_the_checker_finds_a_stale_number(tmp_path):
     assert prose_numbers("## References\n- A. Author (2018). Title. 10(8), 707-710. arXiv 1801.04381") == []
 
 
-if __name__ == "__main__":  # list what is stale, lesson by lesson
+def test_the_checker_checks_counts_and_roundings(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("print(t)", outputs=[nbformat.v4.new_output(
+            "stream", name="stdout",
+            text="stage1 found 5/8, 30.7 ms per photo\nlinked 2 pairs, 13 copies\n")]),
+        nbformat.v4.new_markdown_cell("Stage1 finds 5 of 8 copies, about 30 ms a photo, roughly 0.3 s."),
+        nbformat.v4.new_markdown_cell("It finds 3 of 8; about 20 ms; only 2 of 13 are left out."),
+        nbformat.v4.new_markdown_cell("About 3 in 10 and about 40 % of 0.4 s; 2 out of 13."),
+    ])
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    # 5 of 8 is a row; 2 and 13 are on one line but not as a count of it: still shown together
+    assert unbacked_numbers(path) == [(1, "about 0.3"), (2, "3 of 8"), (2, "about 20"), (3, "0.4"),
+                                      (3, "about 3"), (3, "about 40")]
+    assert rounding_is_shown("30", ["30.7 ms"]) and not rounding_is_shown("20", ["30.7 ms"])
+    assert rounding_is_shown("40", ["share 0.42"]) and rounding_is_shown("0.7", ["0.73"])
+    assert not count_is_shown("3", "8", ["3 pairs", "8 photos"])
+
+
+if __name__ == "__main__":  # list what is stale and the simlab names, lesson by lesson
+    seen_names: set[str] = set()
     for p in NOTEBOOKS if len(sys.argv) < 2 else [Path(a) for a in sys.argv[1:]]:
-        print(p.name, unbacked_numbers(p))
+        print(p.name, "unbacked:", unbacked_numbers(p))
+        lesson_names, off = simlab_names(nbformat.read(p, as_version=4))
+        fresh = [n for n in lesson_names if n not in seen_names]
+        seen_names |= set(lesson_names)
+        print(f"  {len(fresh)} new simlab names: {fresh}\n  off-style imports: {off}")

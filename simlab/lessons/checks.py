@@ -4,8 +4,10 @@ A check prints ``Correct: ...`` for a right answer (and returns nothing), and ra
 :class:`ExerciseError` (an ``AssertionError``, so that nbgrader counts it as a failed test; note
 that ``python -O`` strips asserts, not raised exceptions) whose message says in plain words what
 is wrong. Predict-first checks need the student's prediction (a missing one fails) and say whether
-it was right (a wrong one never fails). Multiple-choice "why" questions go through
-:func:`check_choice`.
+it was right (a wrong one never fails). A prediction is made in the lesson's body, before the cell
+that shows the answer: :func:`predict` records it there, :func:`reveal` marks the cell that shows
+the answer, and the check (:func:`recorded_prediction`) knows whether it was made first.
+Multiple-choice "why" questions go through :func:`check_choice`.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import math
 import secrets
 from pathlib import Path
 
-__all__ = ["CHOICES", "ExerciseError", "check_choice", "correct", "graded", "open_choice", "read_number",
-           "read_prediction", "require_answer", "seal_choice", "verdict"]
+__all__ = ["CHOICES", "ExerciseError", "check_choice", "correct", "graded", "open_choice", "predict",
+           "read_number", "read_prediction", "recorded_prediction", "require_answer", "reveal",
+           "seal_choice", "verdict"]
 
 
 class ExerciseError(AssertionError):
@@ -41,16 +44,99 @@ def read_prediction(prediction, choices, name: str) -> str:
 
     A missing prediction (None or empty) fails, a wrong one never does: the check reports it.
     """
-    def plain(text) -> str:
-        return " ".join(str(text).lower().replace("the ", "").split())
-
     if prediction is None or not str(prediction).strip():
         raise ExerciseError(f"write your prediction in {name} first, before you compute: one of "
                             f"{', '.join(map(repr, choices))}")
     for choice in choices:
-        if plain(prediction) == plain(choice):
+        if _plain(prediction) == _plain(choice):
             return choice
     raise ExerciseError(f"{name} = {prediction!r} is not one of {', '.join(map(repr, choices))}")
+
+
+#: The predictions made in this kernel: question id -> (the prediction as given, whether the
+#: answer had been shown when it was made). ``reveal`` adds the question to ``_REVEALED``.
+_PREDICTIONS: dict[str, tuple[object, bool]] = {}
+_REVEALED: set[str] = set()
+
+
+def _plain(text) -> str:
+    return " ".join(str(text).lower().replace("the ", "").split())
+
+
+def predict(question: str, prediction, choices=None) -> None:
+    """Record a student's prediction for ``question`` before the lesson shows the answer.
+
+    Called in the predict-first cell, right after the variable is set (``prediction`` is its
+    value; ``choices``, when given, the allowed answers, as in :func:`read_prediction`). Prints
+    what was recorded. ``None`` (not answered yet) records nothing and does not fail, so that
+    "Run All" goes on; the exercise's check then asks for it. A prediction made after
+    :func:`reveal` ran for the question is recorded as made after the answer was shown.
+
+    Examples
+    --------
+    >>> predict("doc-example", "higher", ("higher", "lower"))
+    Prediction recorded before the answer is shown: 'higher'.
+    >>> reveal("doc-example")
+    >>> predict("doc-example", "lower", ("higher", "lower"))
+    Recorded, but the answer to this prediction is already shown above: it no longer counts as made first.
+    """
+    if prediction is None or not str(prediction).strip():
+        print(f"No prediction yet ({question}): write it, run this cell, then read on.")
+        return
+    if choices is not None:
+        read_prediction(prediction, choices, "your prediction")
+    after = question in _REVEALED
+    _PREDICTIONS[question] = (prediction, after)
+    if after:
+        print("Recorded, but the answer to this prediction is already shown above: it no longer "
+              "counts as made first.")
+    else:
+        print(f"Prediction recorded before the answer is shown: {prediction!r}.")
+
+
+def reveal(question: str) -> None:
+    """Mark that the answer to ``question``'s prediction is shown from here on (prints nothing).
+
+    The first line of the cell whose output answers a predict-first question.
+    """
+    _REVEALED.add(question)
+
+
+def recorded_prediction(question: str, prediction, name: str, choices=None):
+    """The prediction ``name`` (value ``prediction``) for a check, made before the answer was shown.
+
+    Raises :class:`ExerciseError` when it is missing, was never recorded with :func:`predict`
+    (its cell was not run), was recorded only after the answer was shown, or differs from what
+    was recorded (changed afterwards). With ``choices`` the prediction is read as
+    :func:`read_prediction` does and the matching choice returned; otherwise it is returned as is.
+
+    Examples
+    --------
+    >>> predict("doc-recorded", "Lower", ("higher", "lower"))
+    Prediction recorded before the answer is shown: 'Lower'.
+    >>> recorded_prediction("doc-recorded", "lower ", "prediction_4", ("higher", "lower"))
+    'lower'
+    >>> recorded_prediction("doc-recorded", "higher", "prediction_4", ("higher", "lower"))
+    Traceback (most recent call last):
+    ...
+    simlab.lessons.checks.ExerciseError: prediction_4 is now 'higher' but 'Lower' was recorded ...
+    """
+    if prediction is None or not str(prediction).strip():
+        raise ExerciseError(f"write your prediction in {name} first, in its cell before the answer is "
+                            "shown, and run that cell")
+    choice = read_prediction(prediction, choices, name) if choices is not None else prediction
+    if question not in _PREDICTIONS:
+        raise ExerciseError(f"{name} was never recorded: run its cell in the lesson (the one that "
+                            "calls predict) before the cell that shows the answer")
+    recorded, after = _PREDICTIONS[question]
+    if after:
+        raise ExerciseError(f"{name} was recorded after the answer was shown: restart the kernel and "
+                            "run the lesson from the top, with your prediction written first")
+    if _plain(recorded) != _plain(prediction):
+        raise ExerciseError(f"{name} is now {prediction!r} but {recorded!r} was recorded before the "
+                            "answer was shown: a prediction is what you expected before you saw the "
+                            "result; set it back")
+    return choice
 
 
 def verdict(prediction: str, truth: str) -> str:
