@@ -4,21 +4,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 import simlab.lessons.checks as checks
-from simlab import extract_features
 from simlab.kit import samples
 from simlab.lessons.checks import CHOICES, ExerciseError, check_choice, graded
-from simlab.lessons.lesson01 import check_output_shape, check_strongest_channel, check_to_chw
+from simlab.lessons.lesson01 import check_output_shape
 from simlab.lessons.lesson02 import (
     check_copy_scores,
-    check_cosine_from_distance,
     check_hash_f1,
-    check_ranking,
+    check_own_threshold,
     check_unit_euclidean_f1,
 )
-from simlab.lessons.lesson03 import check_auc, check_box_mask, check_face_distance, check_threshold
+from simlab.lessons.lesson03 import check_threshold
 from simlab.teacher.answer_key import read_answer_key
 
 
@@ -35,89 +32,6 @@ def test_output_shape(random_mobilenet, capsys):
         check_output_shape((40, 60), random_mobilenet, "stage3", 320, 480)
 
 
-def test_to_chw():
-    check_to_chw(lambda a: torch.from_numpy(a).permute(2, 0, 1).float() / 255)
-    with pytest.raises(ExerciseError, match=r"swapped.*permute\(2, 0, 1\)"):
-        check_to_chw(lambda a: torch.from_numpy(a).permute(2, 1, 0).float() / 255)
-    with pytest.raises(ExerciseError, match="divide by 255"):
-        check_to_chw(lambda a: torch.from_numpy(a).permute(2, 0, 1).float())
-    with pytest.raises(ExerciseError, match="channels are still last"):
-        check_to_chw(lambda a: torch.from_numpy(a).float() / 255)
-    with pytest.raises(ExerciseError, match="return a torch.Tensor"):
-        check_to_chw(lambda a: a.transpose(2, 0, 1) / 255)
-
-
-def test_strongest_channel(random_mobilenet):
-    fmap = extract_features(random_mobilenet, samples()["chelsea"], ["stage2"])["stage2"][0]
-    means = fmap.mean(dim=(1, 2))
-    best = int(means.argmax())
-    check_strongest_channel(best, fmap)
-    check_strongest_channel(torch.tensor(best), fmap)
-    with pytest.raises(ExerciseError, match="looks like an activation value"):
-        check_strongest_channel(float(means.max()), fmap)
-    with pytest.raises(ExerciseError, match="no channel 99"):
-        check_strongest_channel(99, fmap)
-    wrong = int(means.argmin())
-    with pytest.raises(ExerciseError, match=f"channel {wrong} has mean"):
-        check_strongest_channel(wrong, fmap)
-
-
-def test_strongest_channel_peak_is_not_mean():
-    fmap = torch.zeros(3, 4, 4)
-    fmap[0] = 1.0  # highest mean
-    fmap[1, 0, 0] = 5.0  # highest single peak
-    check_strongest_channel(0, fmap)
-    with pytest.raises(ExerciseError, match="highest single peak.*MEAN"):
-        check_strongest_channel(1, fmap)
-
-
-def test_ranking():
-    names = ["query", "near", "middle", "far"]
-    distances = [0.0, 1.0, 2.0, 3.0]
-    check_ranking(["near", "middle", "far"], names, distances, "query")
-    with pytest.raises(ExerciseError, match="reversed"):
-        check_ranking(["far", "middle", "near"], names, distances, "query")
-    with pytest.raises(ExerciseError, match="leave query itself out"):
-        check_ranking(["query", "near", "middle", "far"], names, distances, "query")
-    with pytest.raises(ExerciseError, match="place 2 on: expected middle, got far"):
-        check_ranking(["near", "far", "middle"], names, distances, "query")
-    with pytest.raises(ExerciseError, match="exactly once"):
-        check_ranking(["near", "near", "far"], names, distances, "query")
-
-
-def test_cosine_from_distance():
-    import numpy as np
-
-    a, b = np.array([3.0, 4.0, 0.0]), np.array([1.0, 0.0, 1.0])
-    ua, ub = a / np.linalg.norm(a), b / np.linalg.norm(b)
-    d = np.linalg.norm(ua - ub)
-    check_cosine_from_distance(1 - d**2 / 2, a, b)
-    with pytest.raises(ExerciseError, match="normalise a and b first"):
-        check_cosine_from_distance(1 - np.linalg.norm(a - b) ** 2 / 2, a, b)
-    with pytest.raises(ExerciseError, match="square the distance"):
-        check_cosine_from_distance(1 - d / 2, a, b)
-
-
-def test_box_mask():
-    import numpy as np
-
-    good = np.zeros((40, 60), dtype=bool)
-    good[10:30, 5:25] = True
-    check_box_mask(good, 40, 60, (5, 10, 25, 30))
-    swapped = np.zeros((40, 60), dtype=bool)
-    swapped[5:25, 10:30] = True
-    with pytest.raises(ExerciseError, match="x and y are swapped"):
-        check_box_mask(swapped, 40, 60, (5, 10, 25, 30))
-    with pytest.raises(ExerciseError, match="rows first"):
-        check_box_mask(np.zeros((60, 40), dtype=bool), 40, 60, (5, 10, 25, 30))
-    with pytest.raises(ExerciseError, match="make it boolean"):
-        check_box_mask(good.astype(np.uint8), 40, 60, (5, 10, 25, 30))
-    with pytest.raises(ExerciseError, match="inverted"):
-        check_box_mask(~good, 40, 60, (5, 10, 25, 30))
-    grown = np.zeros((40, 60), dtype=bool)
-    grown[10:31, 5:26] = True
-    with pytest.raises(ExerciseError, match="off by one"):
-        check_box_mask(grown, 40, 60, (5, 10, 25, 30))
 
 
 # --- the remaining messages: each check's other typical mistakes, and its fallback ---------------
@@ -132,129 +46,13 @@ def test_output_shape_other_mistakes(random_mobilenet, capsys):
         check_output_shape((32, 80, 120), random_mobilenet, "stage3", 320, 480)
 
 
-def test_to_chw_other_mistakes(capsys):
-    check_to_chw(lambda a: torch.from_numpy(a).permute(2, 0, 1).float() / 255)
-    assert "permute(2, 0, 1), scaled to [0, 1]" in capsys.readouterr().out
-    with pytest.raises(ExerciseError, match="the tensor is torch.uint8: networks need floats"):
-        check_to_chw(lambda a: torch.from_numpy(a).permute(2, 0, 1))
-    with pytest.raises(ExerciseError, match="check the channel order"):
-        check_to_chw(lambda a: torch.from_numpy(a[..., ::-1].copy()).permute(2, 0, 1).float() / 255)
-    with pytest.raises(ExerciseError, match=r"expected shape \(3, 4, 6\) for a 4x6 photo, got \(72,\)"):
-        check_to_chw(lambda a: torch.from_numpy(a).flatten().float() / 255)
-
-
-def test_strongest_channel_not_an_index():
-    fmap = torch.zeros(3, 4, 4)
-    fmap[2] = 1.0
-    with pytest.raises(ExerciseError, match="give one channel index"):
-        check_strongest_channel("two", fmap)
-    with pytest.raises(ExerciseError, match="give one channel index"):
-        check_strongest_channel(fmap.mean(dim=(1, 2)), fmap)  # all the means, not the argmax
-
-
-def test_cosine_from_distance_other_mistakes(capsys):
-    import numpy as np
-
-    a, b = np.array([3.0, 4.0, 0.0]), np.array([1.0, 0.0, 1.0])
-    ua, ub = a / np.linalg.norm(a), b / np.linalg.norm(b)
-    d = np.linalg.norm(ua - ub)
-    check_cosine_from_distance(float(ua @ ub), a, b)
-    assert "|a-b|^2 = 2 - 2 cos" in capsys.readouterr().out
-    with pytest.raises(ExerciseError, match=r"rearrange \|a-b\|\^2 = 2 - 2 cos for cos"):
-        check_cosine_from_distance(d**2, a, b)
-    with pytest.raises(ExerciseError, match=r"rearrange"):
-        check_cosine_from_distance(2 - 2 * d**2, a, b)
-    with pytest.raises(ExerciseError, match=r"expected 0\.4243, got 0\.9000"):
-        check_cosine_from_distance(0.9, a, b)
-
-
-def test_box_mask_other_mistakes(capsys):
-    import numpy as np
-
-    good = np.zeros((40, 60), dtype=bool)
-    good[10:30, 5:25] = True
-    check_box_mask(good, 40, 60, (5, 10, 25, 30))
-    assert "400 pixels inside the box, 17% of the image" in capsys.readouterr().out
-    with pytest.raises(ExerciseError, match=r"must have the image's shape \(H, W\) = \(40, 60\)"):
-        check_box_mask(np.zeros((40, 60, 3), dtype=bool), 40, 60, (5, 10, 25, 30))
-    shifted = np.zeros((40, 60), dtype=bool)
-    shifted[11:31, 5:25] = True
-    with pytest.raises(ExerciseError, match=r"40 pixels differ from the box \(5, 10, 25, 30\)"):
-        check_box_mask(shifted, 40, 60, (5, 10, 25, 30))
 
 
 # ------------------------------------------------------------------------------ lesson 04
-def test_recall(capsys):
-    from simlab.lessons.lesson04 import check_recall
-
-    truth = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
-    found = np.array([[2, 1, 9, 4], [5, 0, 0, 0]])  # 3 of 4, 1 of 4 -> 0.5
-    check_recall(0.5, found, truth)
-    assert "Correct" in capsys.readouterr().out
-    with pytest.raises(ExerciseError, match="position by position"):
-        check_recall(float((found == truth).mean()), found, truth)
-    with pytest.raises(ExerciseError, match="divide by k = 4"):
-        check_recall(2.0, found, truth)
-    with pytest.raises(ExerciseError, match="total number of hits"):
-        check_recall(4, found, truth)
+# The checks of Exercises 1-4 are tested in tests/test_lesson04_checks.py.
 
 
-def test_index_memory(capsys):
-    from simlab.lessons.lesson04 import check_index_memory
-
-    check_index_memory(1_000_000 * 256 * 4, 1_000_000, 256)
-    assert "1.02 GB" in capsys.readouterr().out
-    with pytest.raises(ExerciseError, match="4 bytes"):
-        check_index_memory(256_000_000, 1_000_000, 256)
-    with pytest.raises(ExerciseError, match="float64"):
-        check_index_memory(2.048e9, 1_000_000, 256)
-    with pytest.raises(ExerciseError, match="N x N"):
-        check_index_memory(4e12, 1_000_000, 256)
-
-
-def test_pair_count(capsys):
-    from simlab.lessons.lesson04 import check_pair_count
-
-    v = np.array([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0], [0.6, 0.8]])
-    # cosines: (0,1) 0.99995, (0,3) 0.6, (1,3) 0.608, (2,3) 0.8, (0,2) 0, (1,2) 0.01
-    check_pair_count(2, v, 0.7)
-    assert "2 pairs of 6" in capsys.readouterr().out
-    with pytest.raises(ExerciseError, match="twice and each photo with itself"):
-        check_pair_count(8, v, 0.7)
-    with pytest.raises(ExerciseError, match="itself"):
-        check_pair_count(6, v, 0.7)
-    with pytest.raises(ExerciseError, match=">=, not >"):
-        check_pair_count(1, v, 0.8)
-
-
-# --- lesson 03: an AUC and a threshold -------------------------------------------------------
-
-_SAME_PAIRS = np.array([True, True, False, False, False])
-_WAY_SCORES = {"whole image": np.array([0.9, 0.5, 0.6, 0.4, 0.7]),  # 4 of 6 (same, other) ranked right
-               "face identity (dlib)": -np.array([0.3, 0.4, 0.8, 0.9, 0.7])}  # all 6
-
-
-def test_check_auc_checks_the_number_and_the_prediction(capsys):
-    check_auc(4 / 6, _WAY_SCORES, _SAME_PAIRS, prediction="Face identity (dlib)")
-    out = capsys.readouterr().out
-    assert out.startswith("Correct: AUC 0.667 for the whole image. The largest: face identity (dlib) (1.000)")
-    assert "trained to pull photos of one person together" in out and "was right" in out
-    check_auc(4 / 6, _WAY_SCORES, _SAME_PAIRS, prediction="whole image")
-    assert "Your prediction (whole image) was not right" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("answer, prediction, hint", [
-    (2 / 6, "whole image", "1 - AUC"),
-    (0.5, "whole image", "not the AUC of the whole image"),
-    (4, "whole image", "between 0 and 1"),
-    ("high", "whole image", "one number"),
-    (4 / 6, None, "prediction"),
-    (4 / 6, "faces", "not one of"),
-])
-def test_check_auc_explains_mistakes(answer, prediction, hint):
-    with pytest.raises(ExerciseError, match=hint):
-        check_auc(answer, _WAY_SCORES, _SAME_PAIRS, prediction=prediction)
-
+# --- lesson 03: a threshold (the AUC, box masks and face failures: tests/test_lesson03_checks.py) ------
 
 def test_check_threshold_wants_the_best_f1(capsys):
     same, other = [0.3, 0.45, 0.5], [0.48, 0.7, 0.9]
@@ -280,23 +78,6 @@ def test_choice_accepts_the_right_letter_only(capsys):
         check_choice("no-such-question", "a")
 
 
-def test_face_distance_on_the_kits_people(capsys):
-    from simlab import face_embeddings
-    from simlab.kit import people_photos
-
-    photos = people_photos("whitehouse")
-    a, b = face_embeddings([photos["obama"], photos["obama3"]])
-    distance = float(np.linalg.norm(a - b))
-    check_face_distance(distance, photos["obama"], photos["obama3"], prediction=False)
-    out = capsys.readouterr().out
-    assert "the same person: True" in out and "Your prediction (False) was wrong" in out
-    with pytest.raises(ExerciseError, match="squared distance"):
-        check_face_distance(distance**2, photos["obama"], photos["obama3"])
-    with pytest.raises(ExerciseError, match="not the Euclidean distance"):
-        check_face_distance(distance + 0.1, photos["obama"], photos["obama3"])
-    with pytest.raises(ExerciseError, match="frontal face"):
-        check_face_distance(0.5, photos["obama"], np.zeros((64, 64, 3), dtype=np.uint8))
-
 # --- lesson 02 ---
 
 
@@ -309,7 +90,14 @@ def _pair_data():
     return vectors, ia, ib, same
 
 
-def test_unit_euclidean_f1_reports_the_prediction(capsys):
+@pytest.fixture
+def no_predictions_yet(monkeypatch):
+    """A kernel in which no prediction was made yet and no answer shown (lesson 02's checks)."""
+    monkeypatch.setattr(checks, "_PREDICTIONS", {})
+    monkeypatch.setattr(checks, "_REVEALED", set())
+
+
+def test_unit_euclidean_f1_reports_the_prediction(no_predictions_yet, capsys):
     from simlab.lessons.lesson02 import _best_f1
     from simlab.metrics import pairwise
 
@@ -317,11 +105,27 @@ def test_unit_euclidean_f1_reports_the_prediction(capsys):
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     f1_unit = _best_f1(-pairwise(unit, metric="euclidean")[ia, ib], same)
     assert f1_unit == _best_f1(pairwise(vectors)[ia, ib], same) == 1.0  # the same as cosine
+    checks.predict("02-unit-euclidean", "the same", ("higher", "lower", "the same"))
+    checks.reveal("02-unit-euclidean")
+    capsys.readouterr()
     check_unit_euclidean_f1(f1_unit, "the same", vectors, ia, ib, same)
     out = capsys.readouterr().out
-    assert out.startswith("Correct:") and "Your prediction (the same) was right" in out
+    assert out.startswith("Correct:") and "Your prediction (the same) was right. Why: on unit vectors" in out
+    checks._PREDICTIONS["02-unit-euclidean"] = ("Higher", False)  # another student's kernel
     check_unit_euclidean_f1(f1_unit, "Higher", vectors, ia, ib, same)  # a wrong prediction never fails
-    assert "Your prediction (higher) was not right" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("Computed right:") and "Correct" not in out
+    assert "Your prediction (higher) was not right: on unit vectors |a-b|^2 = 2 - 2 cos" in out
+
+
+def test_unit_euclidean_f1_wants_the_prediction_made_before_the_reveal(no_predictions_yet):
+    vectors, ia, ib, same = _pair_data()
+    with pytest.raises(ExerciseError, match="prediction_1 was never recorded"):
+        check_unit_euclidean_f1(1.0, "the same", vectors, ia, ib, same)
+    checks.reveal("02-unit-euclidean")
+    checks.predict("02-unit-euclidean", "the same", ("higher", "lower", "the same"))
+    with pytest.raises(ExerciseError, match="recorded after the answer was shown"):
+        check_unit_euclidean_f1(1.0, "the same", vectors, ia, ib, same)
 
 
 @pytest.mark.parametrize("prediction, hint", [
@@ -329,16 +133,18 @@ def test_unit_euclidean_f1_reports_the_prediction(capsys):
     ("", "write your prediction"),
     ("bigger", "not one of 'higher', 'lower', 'the same'"),
 ])
-def test_unit_euclidean_f1_needs_a_prediction(prediction, hint):
+def test_unit_euclidean_f1_needs_a_prediction(no_predictions_yet, prediction, hint):
     vectors, ia, ib, same = _pair_data()
+    checks.predict("02-unit-euclidean", "the same")
     with pytest.raises(ExerciseError, match=hint):
         check_unit_euclidean_f1(1.0, prediction, vectors, ia, ib, same)
 
 
-def test_unit_euclidean_f1_explains_mistakes():
+def test_unit_euclidean_f1_explains_mistakes(no_predictions_yet):
     from simlab.lessons.lesson02 import _best_f1
     from simlab.metrics import pairwise
 
+    checks.predict("02-unit-euclidean", "lower")
     vectors, ia, ib, same = _pair_data()
     raw = _best_f1(-pairwise(vectors, metric="euclidean")[ia, ib], same)
     assert raw < 1.0  # the raw lengths mislead Euclidean distance here
@@ -389,11 +195,11 @@ def test_hidden_tests_use_the_kits_check_whatever_the_notebook_rebound(capsys):
     """graded() imports the check afresh: a student's code that patched the module is undone."""
     import simlab.lessons.lesson02 as lesson02
 
-    names, distances = ["a", "b", "c"], np.array([0.0, 2.0, 1.0])
-    lesson02.check_ranking = lambda *args: print("Correct: anything goes")
-    with pytest.raises(ExerciseError, match="the order is reversed"):
-        graded("lesson02", "check_ranking", ["b", "c"], names, distances, "a")
-    graded("lesson02", "check_ranking", ["c", "b"], names, distances, "a")
+    data = _own_pairs()
+    lesson02.check_own_threshold = lambda *args: print("Correct: anything goes")
+    with pytest.raises(ExerciseError, match="best-F1 threshold of the tuning half"):
+        graded("lesson02", "check_own_threshold", {"threshold": 0.3, "precision": 1.0, "recall": 1.0}, *data)
+    graded("lesson02", "check_own_threshold", {"threshold": 0.9, "precision": 1.0, "recall": 0.8}, *data)
     assert capsys.readouterr().out == ""  # the visible check printed the verdict already
 
 
@@ -406,20 +212,74 @@ def _hash_pairs():
             (photos["coffee"], copy, "different")]
 
 
-def test_hash_f1_compares_the_methods(capsys):
+def test_hash_f1_compares_the_methods(no_predictions_yet, capsys):
     # each hash calls the low-resolution copy the nearest: a perfect F1 for all four
     answer = {"phash": 1.0, "dhash": 1.0, "ahash": 1.0, "whash": 1.0}
+    checks.predict("02-best-hash", "dhash")
+    capsys.readouterr()
     check_hash_f1(answer, "dhash", _hash_pairs())
     out = capsys.readouterr().out
-    assert "phash 1.00, dhash 1.00" in out and "phash is best" in out and "(dhash) was not right" in out
-    assert out.startswith("Correct: the four best F1 values are right")
-    assert "Why: with phash the near-duplicates change a median of" in out and "; with dhash" in out
+    assert "phash 1.00, dhash 1.00" in out and "phash is best" in out and "(dhash) was not right: " in out
+    assert out.startswith("Computed right: the four best F1 values are") and "Correct" not in out
+    assert "the median bits of 64 that change with phash: lowres 0, different" in out and "with dhash" in out
+    checks._PREDICTIONS["02-best-hash"] = ("phash", False)
+    check_hash_f1(answer, "phash", _hash_pairs())
+    out = capsys.readouterr().out
+    assert out.startswith("Correct: the four best F1") and "Your prediction (phash) was right. Why:" in out
     with pytest.raises(ExerciseError, match="one best F1 for each method"):
         check_hash_f1({"phash": 1.0}, "phash", _hash_pairs())
     with pytest.raises(ExerciseError, match="ahash: expected a best F1 of 1.00, got 0.50"):
         check_hash_f1(dict(answer, ahash=0.5), "phash", _hash_pairs())
     with pytest.raises(ExerciseError, match="prediction_6"):
         check_hash_f1(answer, None, _hash_pairs())
+    checks._PREDICTIONS.clear()
+    with pytest.raises(ExerciseError, match="prediction_6 was never recorded"):
+        check_hash_f1(answer, "phash", _hash_pairs())
+
+
+def _own_pairs():
+    """(my_pairs, tune_pairs, test_pairs, tune_scores, test_scores): 10 photos with a copy each and
+    different pairs, split by photo; in the held-out half one copy scores below the threshold."""
+    from simlab.kit import split_pairs
+
+    pairs = [(f"p{k}.jpg", f"p{k}__copy.jpg", "near_duplicate") for k in range(10)]
+    pairs += [(f"p{k}.jpg", f"p{j}.jpg", "different") for k in range(10) for j in range(k + 1, 10, 3)]
+    tune, test = split_pairs(pairs)
+    tune_scores = [0.9 if r == "near_duplicate" else 0.3 for *_, r in tune]
+    test_scores = [0.9 if r == "near_duplicate" else 0.3 for *_, r in test]
+    test_scores[[r for *_, r in test].index("near_duplicate")] = 0.5  # one copy the threshold misses
+    return pairs, tune, test, tune_scores, test_scores
+
+
+def test_own_threshold_checks_the_procedure(capsys):
+    pairs, tune, test, tune_scores, test_scores = _own_pairs()
+    n_dup = sum(r == "near_duplicate" for *_, r in test)
+    right = {"threshold": 0.9, "precision": 1.0, "recall": (n_dup - 1) / n_dup}
+    check_own_threshold(right, pairs, tune, test, tune_scores, test_scores)
+    out = capsys.readouterr().out
+    assert out.startswith("Correct: threshold 0.90 chosen on the") and f"recall {right['recall']:.2f}" in out
+    with pytest.raises(ExerciseError, match="best F1 on the HELD-OUT half"):  # 0.5: tuned on the test
+        check_own_threshold(dict(right, threshold=0.5), pairs, tune, test, tune_scores, test_scores)
+    with pytest.raises(ExerciseError, match="TUNING half's precision and recall"):
+        check_own_threshold(dict(right, recall=1.0), pairs, tune, test, tune_scores, test_scores)
+    with pytest.raises(ExerciseError, match="swapped"):
+        check_own_threshold({"threshold": 0.9, "precision": right["recall"], "recall": 1.0},
+                            pairs, tune, test, tune_scores, test_scores)
+
+
+def test_own_threshold_wants_enough_pairs_split_by_photo():
+    pairs, tune, test, tune_scores, test_scores = _own_pairs()
+    answer = {"threshold": 0.9, "precision": 1.0, "recall": 0.8}
+    with pytest.raises(ExerciseError, match="at least 20 pairs"):
+        check_own_threshold(answer, tune + test, tune, test, tune_scores, test_scores)
+    leaky = test + [next(p for p in tune if p[2] == "near_duplicate")]  # a tuning photo in the test half
+    with pytest.raises(ExerciseError, match="is in both halves: split by photo"):
+        check_own_threshold(answer, pairs, tune, leaky, tune_scores, [*test_scores, 0.9])
+    with pytest.raises(ExerciseError, match="one finite score per pair of the held-out half"):
+        check_own_threshold(answer, pairs, tune, test, tune_scores, test_scores[:-1])
+    only_copies = [p for p in test if p[2] == "near_duplicate"]
+    with pytest.raises(ExerciseError, match="held-out half needs near-duplicates and different pairs"):
+        check_own_threshold(answer, pairs, tune, only_copies, tune_scores, [0.9] * len(only_copies))
 
 
 def test_copy_scores_explains_hash_and_cnn(random_mobilenet, capsys):
@@ -467,15 +327,35 @@ _STAGES = {
 def test_check_nearest_by_stage_measures_and_compares_the_prediction(capsys):
     from simlab.lessons.lesson01 import check_nearest_by_stage
 
-    check_nearest_by_stage(["stage1"], _STAGES, _NAMES, "a", "b")
+    check_nearest_by_stage(["stage1"], _STAGES, _NAMES, "a", "b", question=None)
     out = capsys.readouterr().out
     assert "stage1: b is number 1 of 4 near a (cosine 0.99)" in out
     assert "stage2: b is number 2 of 4 near a (cosine 0.00)" in out
     assert out.rstrip().endswith("Measured: b is the nearest at stage1. Your prediction (stage1) was right.")
-    check_nearest_by_stage("stage2", _STAGES, _NAMES, "a", "b")  # a wrong prediction is no error
-    assert "Your prediction (stage2) was not right." in capsys.readouterr().out
-    check_nearest_by_stage([], _STAGES, _NAMES, "a", "c")
+    check_nearest_by_stage("stage2", _STAGES, _NAMES, "a", "b", question=None)  # wrong: no error
+    out = capsys.readouterr().out
+    assert "Your prediction (stage2) was not right." in out
+    assert "Why at stage1 too: 'nearest' is the highest score" in out and "Why not at stage2: another" in out
+    check_nearest_by_stage([], _STAGES, _NAMES, "a", "c", question=None)
     assert "c is the nearest at stage2. Your prediction (no stage) was not right." in capsys.readouterr().out
+
+
+def test_check_nearest_by_stage_wants_the_prediction_recorded_before_the_answer(monkeypatch, capsys):
+    from simlab.lessons.lesson01 import check_nearest_by_stage
+
+    monkeypatch.setattr(checks, "_PREDICTIONS", {})
+    monkeypatch.setattr(checks, "_REVEALED", set())
+    with pytest.raises(ExerciseError, match="prediction_4 was never recorded"):
+        check_nearest_by_stage(["stage1"], _STAGES, _NAMES, "a", "b")
+    checks.reveal("01-grass-gravel")
+    checks.predict("01-grass-gravel", ["stage1"])
+    with pytest.raises(ExerciseError, match="recorded after the answer was shown"):
+        check_nearest_by_stage(["stage1"], _STAGES, _NAMES, "a", "b")
+    monkeypatch.setattr(checks, "_REVEALED", set())
+    checks.predict("01-grass-gravel", ["stage1"])
+    checks.reveal("01-grass-gravel")
+    check_nearest_by_stage(["stage1"], _STAGES, _NAMES, "a", "b")
+    assert "Your prediction (stage1) was right." in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("prediction, hint", [
@@ -505,24 +385,42 @@ def test_edit_found_counts():
         edit_found_counts(_EDIT_VECTORS[:2], ["x", "y"])
 
 
-def test_check_hardest_edit(capsys):
+@pytest.fixture
+def fresh_predictions(monkeypatch):
+    """A kernel in which no prediction was recorded and no answer shown yet."""
+    monkeypatch.setattr(checks, "_PREDICTIONS", {})
+    monkeypatch.setattr(checks, "_REVEALED", set())
+
+
+def test_check_hardest_edit(capsys, fresh_predictions):
     from simlab.lessons.lesson01 import check_hardest_edit
 
     vectors = {"stage1": _EDIT_VECTORS, "stage5": np.eye(6) + 0.5 * np.kron(np.eye(2), np.ones((3, 3)))}
+    with pytest.raises(ExerciseError, match="prediction_6 was never recorded"):
+        check_hardest_edit("grey", vectors, _EDIT_NAMES)
+    checks.predict("01-hardest-edit", "grey")
+    checks.reveal("01-hardest-edit")
     check_hardest_edit("grey", vectors, _EDIT_NAMES)
     out = capsys.readouterr().out
     assert "crop             2/2     2/2" in out and "grey             1/2     2/2" in out
     assert "Measured: stage1 misses grey most often (1 of 2 found). Your prediction (grey) was right." in out
-    check_hardest_edit("crop", vectors, _EDIT_NAMES)
-    assert "Your prediction (crop) was not right." in capsys.readouterr().out
+    assert "Why not" not in out
+    with pytest.raises(ExerciseError, match="prediction_6 is now 'crop' but 'grey' was recorded"):
+        check_hardest_edit("crop", vectors, _EDIT_NAMES)
+    check_hardest_edit("crop", vectors, _EDIT_NAMES, question=None)  # a wrong prediction: its reason
+    out = capsys.readouterr().out
+    assert "Your prediction (crop) was not right." in out
+    assert "Why not crop: stage1 finds 2 of 2 of those copies, more than 1 of 2: a crop drops" in out
     with pytest.raises(ExerciseError, match="one of 'crop', 'grey'"):
         check_hardest_edit(None, vectors, _EDIT_NAMES)
 
 
-def test_check_hardest_edit_checks_the_students_counts(capsys):
+def test_check_hardest_edit_checks_the_students_counts(capsys, fresh_predictions):
     from simlab.lessons.lesson01 import check_hardest_edit
 
     vectors = {"stage1": _EDIT_VECTORS}
+    checks.predict("01-hardest-edit", "grey")
+    capsys.readouterr()
     check_hardest_edit("grey", vectors, _EDIT_NAMES, answer={"crop": 2, "grey": 1})
     out = capsys.readouterr().out
     assert out.startswith("Correct: your counts at stage1 match: crop 2 of 2, grey 1 of 2.")
@@ -543,7 +441,9 @@ def test_edit_effects_say_what_the_scripted_edits_do():
     from simlab.lessons.lesson01 import EDIT_EFFECTS
 
     assert "turned 8 degrees" in EDIT_EFFECTS["colour"] and "grey corners" in EDIT_EFFECTS["colour"]
-    assert "so stage1 finds it" in EDIT_EFFECTS["lowres"]  # lesson 01: stage1 finds 8 of 8 lowres copies
+    # lesson 01: stage1 finds 8 of 8 lowres copies, stage2 4 of 8 and stage3 5 of 8
+    assert "so stage1 finds it" in EDIT_EFFECTS["lowres"] and "stage2 and stage3" in EDIT_EFFECTS["lowres"]
+    assert "removes ALL the colour" in EDIT_EFFECTS["mirror_grey"]
 
 
 def test_check_nearest_photo(random_mobilenet, capsys):
@@ -568,28 +468,6 @@ def test_check_nearest_photo(random_mobilenet, capsys):
         check_nearest_photo({"stage1": "coffee"}, random_mobilenet, photos["chelsea"], gallery)
 
 # --- lesson 04 ---
-
-
-def test_check_noise_recall_needs_a_prediction_and_reports_it(capsys):
-    from simlab.lessons.lesson04 import check_noise_recall
-
-    truth = np.array([[0, 1, 2, 3], [4, 5, 6, 7]])
-    found = np.array([[0, 1, 9, 9], [7, 9, 9, 9]])  # 2 of 4, then 1 of 4 (at another position)
-    check_noise_recall(0.375, "lower", found, truth, clustered_recall=0.98)
-    out = capsys.readouterr().out
-    assert out.startswith("Correct:") and "0.38 on noise against 0.98" in out and "was right" in out
-    check_noise_recall(0.375, " Higher ", found, truth, clustered_recall=0.98)
-    assert "(higher) was not right" in capsys.readouterr().out  # a wrong prediction never fails
-    check_noise_recall(0.375, "lower", found, truth, clustered_recall=0.2)
-    assert "higher. Your prediction (lower) was not right" in capsys.readouterr().out
-    with pytest.raises(ExerciseError, match="write your prediction in prediction_4 first"):
-        check_noise_recall(0.375, None, found, truth, 0.98)
-    with pytest.raises(ExerciseError, match="not one of"):
-        check_noise_recall(0.375, "much worse", found, truth, 0.98)
-    with pytest.raises(ExerciseError, match="position by position"):
-        check_noise_recall(0.25, "lower", found, truth, 0.98)
-    with pytest.raises(ExerciseError, match="expected a recall@4 of 0.375"):
-        check_noise_recall(0.5, "lower", found, truth, 0.98)
 
 
 def test_check_neighbours(capsys):
@@ -630,11 +508,3 @@ def test_an_unanswered_exercise_gets_a_message_not_a_type_error(check):
     required = [p for p in inspect.signature(check).parameters.values() if p.default is p.empty]
     with pytest.raises(ExerciseError, match="no answer yet"):
         check(*[None] * len(required))
-
-
-def test_a_count_of_pairs_must_be_a_whole_number():
-    from simlab.lessons.lesson04 import check_pair_count
-
-    vectors = np.eye(3) + 0.1
-    with pytest.raises(ExerciseError, match="whole number, got 3.7"):
-        check_pair_count(3.7, vectors, 0.5)

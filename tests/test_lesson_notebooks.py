@@ -40,15 +40,16 @@ ALLOWED_IN: dict[str, set[str]] = {
     "01_feature_extraction": {
         "112", "28",  # the theory's pyramid: stage sides for a 224 input (measured in section 2)
         "95",  # the intervals' coverage, a setting (95 %)
+        "200",  # the estimated minutes for a student alone (tools/lesson_time.py), stated in the Aim
     },
     "02_similarity_metrics": {
-        "60", "40",  # the estimated minutes for the lesson and the exercises
+        "90", "115",  # the estimated minutes for the lesson and the exercises (tools/lesson_time.py)
         "95",  # the intervals' coverage, a setting (95 %)
-        "320", "82", "90", "15",  # build_assets.py's edits: 320 px copies, crop ends at 82 % / 90 %, JPEG q15
+        "320", "82", "15",  # build_assets.py's edits: 320 px copies, crop ends at 82 % / 90 %, JPEG q15
         "45",  # Pillow's hopper_45.png: its maker turned it 45 degrees
     },
     "03_subject_similarity": {
-        "90",  # the estimated time in minutes
+        "170",  # the estimated time in minutes (tools/lesson_time.py)
         "95",  # the intervals' coverage, a setting (95 %)
         "0.29",  # the theory's example: Clopper-Pearson's lower bound for 3 of 3 (tests/test_evaluation.py)
         "0.5",  # the AUC of a coin toss, by definition
@@ -56,6 +57,7 @@ ALLOWED_IN: dict[str, set[str]] = {
         "99.38",  # dlib's published LFW accuracy, quoted as the author's claim
         "150", "29",  # the face network's input crop (150 x 150) and depth (29 layers), by design
         "40",  # the smallest face the HOG detector finds with one upsampling, in pixels
+        "0.04", "0.56", "0.64",  # dlib's loss_metric_: margin 0.04 around 0.6 (dlib/dnn/loss.h), by design
     },
     "04_photo_collection": {
         "82", "90",  # the scripted crop keeps 12-82 % of the width, 8-90 % of the height (build_assets.py)
