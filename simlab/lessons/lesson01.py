@@ -8,19 +8,20 @@ import torch
 from ..backbones import Backbone
 from ..embedding import embed_stages
 from ..features import extract_features
+from ..images import load_image
 from ..kit import source_photo
 from ..metrics import pairwise
-from .checks import ExerciseError, check_choice, correct, require_answer
+from .checks import ExerciseError, check_choice, correct, recorded_prediction, require_answer, verdict
 
 __all__ = [
     "EDIT_EFFECTS",
+    "check_channel_peak",
     "check_choice",
+    "check_copy_ranks",
     "check_hardest_edit",
     "check_nearest_by_stage",
     "check_nearest_photo",
     "check_output_shape",
-    "check_strongest_channel",
-    "check_to_chw",
     "edit_found_counts",
 ]
 
@@ -61,65 +62,101 @@ def check_output_shape(answer, backbone: Backbone, stage: str, height: int, widt
     )
 
 
-def check_to_chw(to_chw) -> None:
-    """Check a student's ``to_chw(array)``: (H, W, 3) uint8 photo -> float Tensor[3, H, W] in [0, 1]."""
-    require_answer(to_chw, "your function to_chw")
-    rng = np.random.default_rng(0)
-    photo = rng.integers(0, 256, size=(4, 6, 3), dtype=np.uint8)  # not square: swaps show
-    expected = torch.from_numpy(photo).permute(2, 0, 1).float() / 255
-    out = to_chw(photo)
-    if not isinstance(out, torch.Tensor):
-        raise ExerciseError(f"return a torch.Tensor, not a {type(out).__name__}")
-    shape = tuple(out.shape)
-    if shape == (6, 4, 3) or shape == (3, 6, 4):
-        raise ExerciseError(
-            f"height and width are swapped (got {shape} for a 4-high, 6-wide photo): "
-            "permute(2, 1, 0) reverses all axes; use permute(2, 0, 1) to move only the channels"
-        )
-    if shape == (4, 6, 3):
-        raise ExerciseError("the channels are still last (H, W, C): move them first with permute(2, 0, 1)")
-    if shape != (3, 4, 6):
-        raise ExerciseError(f"expected shape (3, 4, 6) for a 4x6 photo, got {shape}")
-    if not out.is_floating_point():
-        raise ExerciseError(f"the tensor is {out.dtype}: networks need floats, use .float()")
-    if float(out.max()) > 1.0:
-        raise ExerciseError(f"values go up to {float(out.max()):.0f}: divide by 255 to get [0, 1]")
-    if not torch.allclose(out, expected, atol=1e-6):
-        raise ExerciseError("shape and range are right but the values differ: check the channel order")
-    correct("(H, W, C) -> (C, H, W) with permute(2, 0, 1), scaled to [0, 1].")
+def check_channel_peak(answer, backbone: Backbone, images: dict, stages=("stage2", "stage3")) -> None:
+    """Check where one channel fires most on a photo, and that the student said what it responds to.
 
-
-def check_strongest_channel(answer, fmap: torch.Tensor) -> None:
-    """Check the index of the channel with the highest MEAN activation in ``fmap`` Tensor[C, H, W]."""
-    require_answer(answer, "a channel index")
-    if fmap.ndim == 4:
-        fmap = fmap[0]
-    means = fmap.mean(dim=(1, 2))
-    best = int(means.argmax())
-    if isinstance(answer, torch.Tensor):
-        answer = answer.item() if answer.numel() == 1 else answer
-    if isinstance(answer, float) and not answer.is_integer():
-        raise ExerciseError(
-            f"{answer:.3f} looks like an activation value; give the channel INDEX (use argmax, not max)"
-        )
+    ``answer`` is a dict: ``"image"`` (a name of ``images``, ``{name: image}`` as for
+    :func:`~simlab.images.load_image`), ``"stage"`` (one of ``stages``), ``"channel"`` (an int),
+    ``"peak"`` (``(row, col)`` of that channel's highest value in the map of the preprocessed
+    224 x 224 image, counted from 0) and ``"responds_to"`` (a few words: what the channel fires on,
+    read by the teacher). The check runs the network on the image and finds the peak itself; it
+    prints the square of the input that the peak cell sits on (``stride`` pixels a side), so the
+    student can look there. Raises :class:`ExerciseError` for a missing key, an unknown image,
+    stage or channel, a peak that is not the highest value, or a description of fewer than 3 words.
+    """
+    require_answer(answer, "a dict with image, stage, channel, peak and responds_to")
+    keys = ("image", "stage", "channel", "peak", "responds_to")
+    if not isinstance(answer, dict) or any(k not in answer for k in keys):
+        raise ExerciseError(f"give a dict with the keys {', '.join(map(repr, keys))}")
+    name, stage, channel = answer["image"], answer["stage"], answer["channel"]
+    if name not in images:
+        raise ExerciseError(f"{name!r} is not one of the photos: {', '.join(images)}")
+    if stage not in stages:
+        raise ExerciseError(f"choose a channel of {' or '.join(stages)} (a texture or a part), not {stage!r}")
+    s = backbone.stage(stage)
+    whole = isinstance(channel, (int, np.integer)) and not isinstance(channel, bool)
+    if not whole or not 0 <= channel < s.channels:
+        raise ExerciseError(f"{stage} has the channels 0 to {s.channels - 1}; give one of them as an int, "
+                            f"not {channel!r}")
     try:
-        idx = int(answer)
+        row, col = (int(v) for v in answer["peak"])
     except (TypeError, ValueError):
-        raise ExerciseError(f"give one channel index (an int), not {answer!r}") from None
-    if idx == best:
-        correct(f"channel {best} has the highest mean activation ({float(means[best]):.3f}).")
-        return
-    if not 0 <= idx < len(means):
-        raise ExerciseError(f"there is no channel {idx}: this map has channels 0..{len(means) - 1}")
-    if idx == int(fmap.amax(dim=(1, 2)).argmax()):
-        raise ExerciseError(
-            f"channel {idx} has the highest single peak, but the question asks for the highest "
-            "MEAN over all positions: average over dims (1, 2) first"
-        )
-    raise ExerciseError(
-        f"channel {idx} has mean {float(means[idx]):.3f}, but another channel is higher: "
-        "average each channel over (H, W), then take the argmax"
-    )
+        raise ExerciseError(f"give the peak as (row, col), two ints, not {answer['peak']!r}") from None
+    fmap = extract_features(backbone, images[name], [stage])[s.name][0, int(channel)]
+    height, width = fmap.shape
+    top = float(fmap.max())
+    true_row, true_col = divmod(int(fmap.argmax()), width)
+    if not (0 <= row < height and 0 <= col < width):
+        raise ExerciseError(f"({row}, {col}) is outside the map: {stage} is {height} x {width} (rows, cols)")
+    if float(fmap[row, col]) < top - 1e-6:
+        if 0 <= col < height and 0 <= row < width and float(fmap[col, row]) >= top - 1e-6:
+            raise ExerciseError("row and col are swapped: divmod(index, width) gives (row, col)")
+        raise ExerciseError(f"channel {channel} is {float(fmap[row, col]):.2f} at ({row}, {col}), not its "
+                            "highest value: take the argmax of the whole map (fmap[c].argmax()) and turn "
+                            "the flat index into (row, col) with divmod(index, width)")
+    words = str(answer["responds_to"] or "").split()
+    if len(words) < 3:
+        raise ExerciseError("say in a few words what the channel fires on (\"the cat's eyes\", \"vertical "
+                            "dark-to-light edges\"): look at the photo where it peaks, and at a second photo")
+    y, x = true_row * s.stride, true_col * s.stride
+    correct(f"{name}, {stage} channel {channel} fires most at row {true_row}, col {true_col} ({top:.2f}). "
+            f"That cell sits on pixels {y}-{y + s.stride - 1} (down) and {x}-{x + s.stride - 1} (across) "
+            f"of the 224 x 224 input, and sees a larger patch around them (its receptive field). "
+            f"Your description: {' '.join(words)!r}.")
+
+
+def check_copy_ranks(answer, backbone: Backbone, photo, copy, gallery: dict) -> None:
+    """Check, at every stage, the rank of an edited ``copy`` of ``photo`` among ``gallery`` and it.
+
+    ``photo`` and ``copy`` are anything :func:`~simlab.images.load_image` accepts (the student's
+    own photo and a copy they made); ``gallery`` is ``{name: image}``. At each stage of
+    ``backbone`` the copy and the gallery are ranked by the cosine of their average-pooled vectors
+    to ``photo`` (the photo itself left out); rank 1 is the nearest. ``answer`` is ``{stage: rank}``
+    for every stage. Prints the ranks, the copy's cosine and the nearest gallery photo per stage,
+    and the stages at which the copy is the nearest. Raises :class:`ExerciseError` for a missing
+    stage, a rank that is not a whole number, or a wrong rank (saying what was likely miscounted).
+    """
+    require_answer(answer, "a dict {stage: rank}, one rank per stage of the backbone")
+    stages = backbone.stage_names
+    if not isinstance(answer, dict) or sorted(answer) != sorted(stages):
+        raise ExerciseError(f"give one rank per stage: a dict with the keys {', '.join(map(repr, stages))}")
+    if not gallery:
+        raise ExerciseError("the gallery is empty: give the photos to rank the copy among")
+    names = list(gallery)
+    vectors = embed_stages(backbone, [photo, copy, *gallery.values()])
+    ranks, rows = {}, []
+    for stage in stages:
+        scores = _cosine_to(vectors[stage], 0)[1:]  # the copy, then the gallery
+        ranks[stage] = 1 + int((scores[1:] > scores[0]).sum())
+        best = int(scores[1:].argmax())
+        rows.append(f"{stage}: rank {ranks[stage]} of {len(names) + 1} (copy {scores[0]:.2f}; "
+                    f"nearest other {names[best]} {scores[1 + best]:.2f})")
+    for stage in stages:
+        got = answer[stage]
+        if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
+            raise ExerciseError(f"{stage}: give the rank as a whole number (1 = the nearest), not {got!r}")
+        if got == ranks[stage]:
+            continue
+        if got == ranks[stage] - 1:
+            raise ExerciseError(f"{stage}: ranks start at 1 (the nearest), not 0")
+        if got == ranks[stage] + 1:
+            raise ExerciseError(f"{stage}: one too many; leave your photo itself out of the ranking "
+                                "(its cosine with itself is 1)")
+        raise ExerciseError(f"{stage}: {got} is not the copy's rank. Rank the copy and the gallery by "
+                            "cosine to your photo, highest first: the rank is 1 + the photos above the copy")
+    nearest = [stage for stage in stages if ranks[stage] == 1]
+    where = f"the nearest at {', '.join(nearest)}" if nearest else "the nearest at no stage"
+    correct("your ranks match. " + "; ".join(rows) + f". Your copy is {where}.")
 
 
 def _cosine_to(vectors, row: int) -> np.ndarray:
@@ -136,7 +173,8 @@ def _row_of(names: list, name: str, what: str) -> int:
     return list(names).index(name)
 
 
-def check_nearest_by_stage(prediction, vectors: dict, names: list, query: str, target: str) -> None:
+def check_nearest_by_stage(prediction, vectors: dict, names: list, query: str, target: str,
+                           question: str | None = "01-grass-gravel") -> None:
     """Check a predict-first answer: the stages at which ``target`` is ``query``'s nearest neighbour.
 
     ``vectors`` is ``{stage: array (N, d)}`` (e.g. :func:`simlab.embedding.embed_stages`), one
@@ -145,7 +183,9 @@ def check_nearest_by_stage(prediction, vectors: dict, names: list, query: str, t
     single name or an empty list are predictions too). Prints, stage by stage, ``target``'s
     place and cosine, then whether the prediction matched. A wrong prediction is not an error
     (it is what the student compares with); a missing or malformed one raises
-    :class:`ExerciseError`.
+    :class:`ExerciseError`, and so does one that :func:`~simlab.lessons.checks.predict` did not
+    record for ``question`` before the answer was shown (``question=None`` skips that, for a
+    prediction made on the spot).
     """
     stages = list(vectors)
     if prediction is None or isinstance(prediction, (int, float)):
@@ -154,6 +194,8 @@ def check_nearest_by_stage(prediction, vectors: dict, names: list, query: str, t
     unknown = [s for s in chosen if s not in stages]
     if unknown:
         raise ExerciseError(f"{', '.join(map(repr, unknown))}: not a stage; choose from {', '.join(stages)}")
+    if question is not None:
+        recorded_prediction(question, prediction, "prediction_4")
     q, t = _row_of(names, query, "names"), _row_of(names, target, "names")
     nearest_at = []
     for stage, X in vectors.items():
@@ -165,23 +207,36 @@ def check_nearest_by_stage(prediction, vectors: dict, names: list, query: str, t
             nearest_at.append(stage)
     measured = ", ".join(nearest_at) or "no stage"
     guessed = ", ".join(chosen) or "no stage"
-    verdict = "right" if sorted(chosen) == sorted(nearest_at) else "not right"
-    print(f"Measured: {target} is the nearest at {measured}. Your prediction ({guessed}) was {verdict}.")
+    right = sorted(chosen) == sorted(nearest_at)
+    print(f"Measured: {target} is the nearest at {measured}. Your prediction ({guessed}) was "
+          f"{'right' if right else 'not right'}.")
+    if not right:
+        missed = [s for s in nearest_at if s not in chosen]
+        extra = [s for s in chosen if s not in nearest_at]
+        if missed:
+            print(f"Why at {', '.join(missed)} too: 'nearest' is the highest score among the others, not a "
+                  f"high score; when every other file also moves away from {query}, {target} can stay "
+                  "first with a low cosine.")
+        if extra:
+            print(f"Why not at {', '.join(extra)}: another file scores higher there (the lines above give "
+                  f"{target}'s place and cosine).")
 
 
 EDIT_EFFECTS = {
     "colour": "the colour copy is more saturated and darker AND turned 8 degrees, with grey corners where "
-              "the turned photo leaves the frame: new colours and grey corners change how much of each "
-              "colour the photo holds, to which the averaged stage1 channels are most sensitive on the "
-              "kit's copies (a colour histogram misses these copies about as often), and the turn "
-              "tilts every edge",
-    "crop": "a crop drops the borders, and what they held, but keeps the colours and textures of the rest",
+              "the turned photo leaves the frame: it changes how much of each colour the photo holds, to "
+              "which the averaged stage1 channels are sensitive on the kit's copies (a colour histogram "
+              "misses these copies about as often), and the turn tilts every edge; but it keeps the hue of "
+              "each region, so it is found more often than a copy with no colour at all",
+    "crop": "a crop drops the borders, and what they held, but keeps the colours and textures of the rest, "
+            "and the averaged stage1 channels see colours and textures: a crop changes them least",
     "lowres": "a copy at a third of the size keeps the colours (shrinking averages them), to which "
               "the averaged stage1 channels are most sensitive, so stage1 finds it (and so does a colour "
-              "histogram); it loses the fine texture (JPEG quality 15 blurs it into blocks) that stage2 "
-              "and stage3 respond to, so those two stages miss it most; the deep stages, which see the "
-              "content, find it again",
-    "mirror_grey": "greyscale removes the colour, to which the averaged stage1 channels are most "
+              "histogram); it loses fine texture twice, shrunk to a third and saved at JPEG quality 15 "
+              "(blocks), and stage2 and stage3, which respond to texture, miss it more often (either loss "
+              "alone makes them miss it less often: section 8 measures it); the deep stages, which see "
+              "the content, find it again",
+    "mirror_grey": "greyscale removes ALL the colour, to which the averaged stage1 channels are most "
                    "sensitive on the kit's copies (a colour histogram misses these copies too), and "
                    "mirroring reverses the direction of every slanted edge",
 }
@@ -194,6 +249,15 @@ def edit_found_counts(vectors, names: list) -> dict:
     ``vectors`` is (N, d) with one row per name in ``names``; copies are named
     ``"<original>__<edit>"`` as in ``simlab/assets/variants`` (``"chelsea__crop"``), and an
     original is a name that has copies. Raises :class:`ExerciseError` when no name is a copy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> names = ["x", "x__crop", "x__grey", "y", "y__crop", "y__grey"]
+    >>> vectors = np.array([[1, 0, 0], [0.99, 0.1, 0], [0, 0.9, 0.2],
+    ...                     [0, 1, 0], [0.1, 0.99, 0], [0, 0.95, 0.1]])
+    >>> edit_found_counts(vectors, names)  # x's grey copy sits next to y: missed
+    {'crop': (2, 2), 'grey': (1, 2)}
     """
     names = list(names)
     counts: dict[str, list[int]] = {}
@@ -211,7 +275,8 @@ def edit_found_counts(vectors, names: list) -> dict:
     return {kind: tuple(counts[kind]) for kind in sorted(counts)}
 
 
-def check_hardest_edit(prediction, vectors: dict, names: list, stage: str = "stage1", answer=None) -> None:
+def check_hardest_edit(prediction, vectors: dict, names: list, stage: str = "stage1", answer=None,
+                       question: str | None = "01-hardest-edit") -> None:
     """Check a predict-first answer: which kind of copy ``stage`` misses most often, and, when
     ``answer`` is given, the student's own count of the copies found at ``stage``.
 
@@ -220,14 +285,19 @@ def check_hardest_edit(prediction, vectors: dict, names: list, stage: str = "sta
     original, is its copy of that edit among its nearest rows by cosine (as many rows as it has
     copies, the original itself left out)? Prints :func:`edit_found_counts` for every stage, then
     the edit found least often at ``stage``, what that edit changes, and whether ``prediction``
-    (one edit name) matched. A wrong prediction is not an error; a missing one, a name that is not
-    an edit, or a wrong count raises :class:`ExerciseError`.
+    (one edit name) matched, with why the measured edit is the hardest and, for a wrong prediction,
+    why the predicted edit is found more often. A wrong prediction is not an error; a missing one, a
+    name that is not an edit, one that :func:`~simlab.lessons.checks.predict` did not record for
+    ``question`` before the answer was shown (``question=None`` skips that), or a wrong count raises
+    :class:`ExerciseError`.
     """
     table = {s: edit_found_counts(X, names) for s, X in vectors.items()}
     kinds = list(table[stage])
     if not isinstance(prediction, str) or prediction not in kinds:
         raise ExerciseError(f"write your prediction first: one of {', '.join(map(repr, kinds))}, "
                             f"not {prediction!r}")
+    if question is not None:
+        prediction = recorded_prediction(question, prediction, "prediction_6", kinds)
     if answer is not None:
         _check_edit_counts(answer, table[stage], stage)
     print("copies found among their original's nearest files (k = its number of copies):")
@@ -237,11 +307,15 @@ def check_hardest_edit(prediction, vectors: dict, names: list, stage: str = "sta
     worst = min(found / total for found, total in table[stage].values())
     hardest = [kind for kind, (found, total) in table[stage].items() if found / total == worst]
     found, total = table[stage][hardest[0]]
-    verdict = "right" if prediction in hardest else "not right"
     print(f"Measured: {stage} misses {' and '.join(hardest)} most often ({found} of {total} found). "
-          f"Your prediction ({prediction}) was {verdict}.")
+          f"{verdict(prediction, prediction if prediction in hardest else hardest[0])}")
     for kind in hardest:
-        print(f"Why: {EDIT_EFFECTS.get(kind, 'see what the edit changes')}.")
+        print(f"Why {kind}: {EDIT_EFFECTS.get(kind, 'see what the edit changes')}.")
+    if prediction not in hardest:
+        found_p, total_p = table[stage][prediction]
+        reason = EDIT_EFFECTS.get(prediction, "it changes less of what the stage sees")
+        print(f"Why not {prediction}: {stage} finds {found_p} of {total_p} of those copies, more than "
+              f"{found} of {total}: {reason}.")
 
 
 def _check_edit_counts(answer, counts: dict, stage: str) -> None:
@@ -270,7 +344,10 @@ def check_nearest_photo(answer, backbone: Backbone, photo, gallery: dict,
     cosine of average-pooled features at each of ``stages``.
 
     ``photo`` and the gallery images are anything :func:`~simlab.images.load_image` accepts
-    (the student's own photo, say). Prints the nearest photo and its cosine per stage.
+    (the student's own photo, say). Prints the nearest photo and its cosine per stage and, when
+    the stages disagree, what to look at to say which kind of likeness each found: the nearest
+    photo by colour histogram alone (what the shallow stage behaves like on the kit's copies),
+    and the question whether the deep stage's nearest shows the same kind of thing at all.
     """
     require_answer(answer, "a dict {stage: photo name}")
 
@@ -299,10 +376,27 @@ def check_nearest_photo(answer, backbone: Backbone, photo, gallery: dict,
             raise ExerciseError(f"{s}: {got[s]} is the nearest at another stage; embed at {s}")
         raise ExerciseError(f"{s}: {got[s]} is not the nearest; rank by cosine at {s}")
     found = "; ".join(f"at {s} {nearest[s]} (cosine {best[s]:.2f})" for s in stages)
-    same = len(set(nearest.values())) == 1
-    correct(f"your photo's nearest kit photo is {found}. "
-             + ("Both stages agree." if same else "The stages disagree: look at the photos and say "
-                "which kind of likeness each stage found."))
+    if len(set(nearest.values())) == 1:
+        correct(f"your photo's nearest kit photo is {found}. Both stages agree.")
+        return
+    shallow, deep = stages[0], stages[-1]
+    histograms = np.array([_colour_histogram(image) for image in [photo, *gallery.values()]])
+    by_colour = names[int(_cosine_to(histograms, 0)[1:].argmax())]
+    colour_says = ("the same photo: a likeness of colours" if by_colour == nearest[shallow] else
+                   f"not {nearest[shallow]}: edges and texture weigh in too")
+    correct(f"your photo's nearest kit photo is {found}. The stages disagree; show the three photos "
+            f"(show_images) and answer two questions. {shallow}: by colour histogram alone your photo's "
+            f"nearest is {by_colour}, {colour_says}. {deep}: does {nearest[deep]} show the same kind of "
+            f"thing as your photo? If not, the kit holds no photo of that kind, and {deep}'s nearest is only "
+            "the least unlike: a nearest neighbour is the highest score among the others, not a match "
+            "(Exercise 5).")
+
+
+def _colour_histogram(image, bins: int = 4) -> np.ndarray:
+    """The share of ``image``'s pixels in each of ``bins**3`` colour cells, float array (bins**3,)."""
+    rgb = np.asarray(load_image(image).resize((128, 128))) // (256 // bins)
+    cells = (rgb[..., 0].astype(int) * bins + rgb[..., 1]) * bins + rgb[..., 2]
+    return np.bincount(cells.ravel(), minlength=bins**3) / cells.size
 
 
 def stage_table(backbone: Backbone, *, image_size: int = 224) -> list[dict]:
