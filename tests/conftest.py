@@ -93,7 +93,7 @@ def teacher_answers() -> tuple[list[str], list[str]]:
                         lines.append(line)
     reasons = [reason for _, options in read_answer_key(repo / "notebooks" / "choices.toml").values()
                for reason in options.values()]
-    assert len(lines) >= 30 and 'why_2 = "A"' in lines and len(reasons) >= 20
+    assert len(lines) >= 30 and 'why_2 = "B"' in lines and len(reasons) >= 20
     return lines, reasons
 
 

@@ -68,8 +68,9 @@ def graded_class(tmp_path_factory):
     release = nbformat.read(course / "release" / LESSON / f"{LESSON}.ipynb", as_version=4)
     teacher = nbformat.read(REPO / "notebooks" / f"{LESSON}.ipynb", as_version=4)
     answer_ids = [_grade_id(c) for c in release.cells if c.metadata.get("nbgrader", {}).get("solution")]
-    assert len(answer_ids) == 7
+    assert len(answer_ids) == 9  # 7 exercises and the 2 predictions made in the lesson's body
 
+    first_three = [i for i in answer_ids if i[:4] in ("ex1-", "ex2-", "ex3-")]  # exercise 1's prediction too
     hostile = _answered(release, teacher, answer_ids)
     for cell in hostile.cells:
         if _grade_id(cell) == "ex7-answer":
@@ -80,7 +81,7 @@ def graded_class(tmp_path_factory):
     handed_in = {
         "ada": nbformat.writes(_answered(release, teacher, answer_ids)),
         "ben": nbformat.writes(release),
-        "cleo": nbformat.writes(_answered(release, teacher, answer_ids[:3])),
+        "cleo": nbformat.writes(_answered(release, teacher, first_three)),
         "dan": nbformat.writes(hostile),
         "eve": "my answers are in my head\n",
     }
@@ -150,12 +151,12 @@ def test_a_visible_check_rebound_by_the_student_earns_nothing(tmp_path):
     function that always passes makes the visible check pass, and the grade cell still fails."""
     teacher = nbformat.read(REPO / "notebooks" / f"{LESSON}.ipynb", as_version=4)
     cell = next(c for c in teacher.cells if _grade_id(c) == "ex2-check")
-    namespace = {"why_2": "B"}  # a wrong letter
+    namespace = {"why_2": "A"}  # a wrong letter
     exec("def check_choice(question, answer):\n    print('Correct')", namespace)
     visible, _, hidden = cell.source.partition("### BEGIN HIDDEN TESTS")
     visible = visible.replace("from simlab.lessons.checks import check_choice\n", "")
     exec(visible, namespace)  # the student's check_choice passes
-    with pytest.raises(AssertionError, match="B is not it"):
+    with pytest.raises(AssertionError, match="A is not it"):
         exec(hidden, namespace)
 
 
