@@ -5,105 +5,190 @@ from __future__ import annotations
 import numpy as np
 
 from ..evaluation import recall_at_k
+from ..search import near_duplicate_groups, search
 from .checks import (
     ExerciseError,
     check_choice,
     correct,
     read_number,
     read_prediction,
+    recorded_prediction,
     require_answer,
     verdict,
 )
 
 __all__ = [
+    "INDEX_CHOICES",
+    "NOISE_CHOICES",
+    "NOISE_QUESTION",
     "check_choice",
-    "check_index_memory",
+    "check_index_choice",
     "check_neighbours",
     "check_noise_recall",
-    "check_pair_count",
-    "check_recall",
+    "check_nprobe",
+    "check_own_groups",
 ]
 
 
-def check_recall(answer, found, truth) -> None:
-    """Check recall@k of approximate results ``found`` against exact results ``truth``, both (Nq, k)
-    arrays of gallery rows: the mean over queries of |found_i ∩ truth_i| / k."""
-    require_answer(answer, "recall@k as one number")
-    found, truth = np.asarray(found), np.asarray(truth)
-    k = truth.shape[1]
-    hits = np.array([len(set(f) & set(t)) for f, t in zip(found, truth, strict=True)])
-    expected = float(hits.mean() / k)
-    got = read_number(answer, "recall@k")
-    if np.isclose(got, expected, atol=1e-6):
-        correct(f"the approximate index found {expected:.1%} of the true {k} nearest neighbours.")
-        return
-    if np.isclose(got, float((found == truth).mean()), atol=1e-6):
-        raise ExerciseError("you compared position by position: a true neighbour found at another place "
-                            "in the top k still counts, so count the overlap of the two sets per query")
-    if np.isclose(got, float(hits.mean()), atol=1e-6):
-        raise ExerciseError(f"that is the number of hits per query; divide by k = {k} to get a fraction")
-    if np.isclose(got, float(hits.sum()), atol=1e-6):
-        raise ExerciseError("that is the total number of hits: average over queries and divide by k")
-    raise ExerciseError(f"expected {expected:.4f}, got {got:.4f}: mean over queries of |found ∩ truth| / k")
+#: The predict-first question of section 5, answered by the noise cell (``reveal``), checked in Ex4.
+NOISE_QUESTION = "04-noise-recall"
+NOISE_CHOICES = ("higher", "lower")
+_NOISE_REASON = ("in high-dimensional Gaussian noise every vector is about as far from a query as every "
+                 "other, so the true 10 nearest are barely nearer than thousands of others: IVF's few "
+                 "cells and HNSW's greedy walk follow neighbourhoods, and noise has none (image "
+                 "embeddings cluster)")
 
 
-def check_index_memory(answer, n: int, d: int) -> None:
-    """Check the bytes an exact (flat) index of ``n`` float32 vectors of dimension ``d`` needs."""
-    require_answer(answer, "the number of bytes")
+def _recall_at(index, nprobe: int, queries, truth) -> float:
+    saved = index.nprobe
+    try:
+        index.nprobe = int(nprobe)
+        found, _ = search(index, queries, k=np.asarray(truth).shape[1])
+    finally:
+        index.nprobe = saved
+    return recall_at_k(found, truth)
+
+
+def check_nprobe(answer, recall, index, queries, truth, *, target: float = 0.95) -> None:
+    """Check the cheapest ``nprobe`` of an IVF ``index`` that reaches a recall@k of ``target``.
+
+    ``answer`` is the student's nprobe (a whole number >= 1), ``recall`` the recall@k they measured
+    with it; ``queries`` (Nq, d) and ``truth`` (Nq, k), the exact neighbours' rows, are what it is
+    measured on. Searching more cells never finds fewer true neighbours and always costs more time,
+    so the answer is the smallest nprobe whose recall is at least ``target``: the check measures the
+    answer and the one below it. ``index.nprobe`` is left as it was.
+    """
+    require_answer(answer, "nprobe as one whole number")
+    nprobe = int(read_number(answer, "nprobe", whole=True))
+    if not 1 <= nprobe <= index.nlist:
+        raise ExerciseError(f"nprobe is a number of cells, from 1 to nlist = {index.nlist}; got {nprobe}")
+    require_answer(recall, "the recall@k you measured with that nprobe")
+    reached = _recall_at(index, nprobe, queries, truth)
+    got = read_number(recall, "your recall@k")
+    if not np.isclose(got, reached, atol=0.005):
+        raise ExerciseError(f"with nprobe={nprobe} the index finds recall@k {reached:.3f}, not {got:.3f}: "
+                            "measure it on the same queries, against the exact neighbours")
+    if reached < target:
+        raise ExerciseError(f"nprobe={nprobe} reaches recall@k {reached:.3f}, below {target}: search "
+                            "more cells")
+    below = _recall_at(index, nprobe - 1, queries, truth) if nprobe > 1 else 0.0
+    if below >= target:
+        raise ExerciseError(f"nprobe={nprobe - 1} already reaches {below:.3f} and searches fewer cells, "
+                            "so it is faster: each cell more costs time, so take the smallest nprobe "
+                            "that reaches the target")
+    fewer = f", while nprobe={nprobe - 1} finds {below:.2f}" if nprobe > 1 else ""
+    correct(f"nprobe={nprobe} is the cheapest: recall@k {reached:.2f}{fewer}. Each query is compared "
+            f"with the vectors of {nprobe} of the {index.nlist} cells.")
+
+
+#: The choices of Exercise 2, cheapest first in what they give up.
+INDEX_CHOICES = ("flat", "ivf-pq", "shard")
+
+
+def check_index_choice(answer, choice, n: int, d: int, budget_bytes: float, *, code_bytes: int = 32) -> None:
+    """Check the bytes of a flat index of ``n`` float32 vectors of dimension ``d``, and the index chosen.
+
+    ``answer`` is the student's size of the flat index in bytes; ``choice`` one of
+    :data:`INDEX_CHOICES` for a memory budget of ``budget_bytes``: ``"flat"`` (exact, recall 1)
+    when it fits, else ``"ivf-pq"`` (``code_bytes`` per vector, some recall lost) when that fits,
+    else ``"shard"`` over several machines. A wrong choice gets the reason.
+
+    Examples
+    --------
+    >>> check_index_choice(30_000 * 1280 * 4, "flat", 30_000, 1280, 200e6)
+    Correct: flat 153.6 MB, IVF-PQ 1.0 MB, budget 200.0 MB: flat.
+    >>> check_index_choice(30_000 * 1280, "flat", 30_000, 1280, 200e6)
+    Traceback (most recent call last):
+    ...
+    simlab.lessons.checks.ExerciseError: that is the number of floats; each float32 takes 4 bytes
+    """
+    require_answer(answer, "the number of bytes of the flat index")
+    n = int(read_number(n, "the number of photos", whole=True))
     expected = n * d * 4
     got = read_number(answer, "the number of bytes")
-    if np.isclose(got, expected, rtol=1e-3):
-        correct(f"{n:,} x {d} x 4 bytes = {expected / 1e9:.2f} GB: each number is stored once, as float32.")
-        return
-    if np.isclose(got, n * d, rtol=1e-3):
-        raise ExerciseError("that is the number of floats; each float32 takes 4 bytes")
-    if np.isclose(got, n * d * 8, rtol=1e-3):
-        raise ExerciseError("8 bytes is float64; FAISS stores float32, 4 bytes per number")
-    if np.isclose(got, n * n * 4, rtol=1e-3):
-        raise ExerciseError("that is the N x N similarity matrix: an index stores the vectors, N x d")
-    if np.isclose(got, expected * 8, rtol=1e-3) or np.isclose(got, expected / 8, rtol=1e-3):
-        raise ExerciseError("bits and bytes are mixed up: a float32 is 4 bytes = 32 bits")
-    raise ExerciseError(f"expected {expected:,} bytes (N x d x 4), got {got:,.0f}")
+    if not np.isclose(got, expected, rtol=1e-3):
+        if np.isclose(got, n * d, rtol=1e-3):
+            raise ExerciseError("that is the number of floats; each float32 takes 4 bytes")
+        if np.isclose(got, n * d * 8, rtol=1e-3):
+            raise ExerciseError("8 bytes is float64; FAISS stores float32, 4 bytes per number")
+        if np.isclose(got, n * n * 4, rtol=1e-3):
+            raise ExerciseError("that is the N x N similarity matrix: an index stores the vectors, N x d")
+        if np.isclose(got, expected * 8, rtol=1e-3) or np.isclose(got, expected / 8, rtol=1e-3):
+            raise ExerciseError("bits and bytes are mixed up: a float32 is 4 bytes = 32 bits")
+        raise ExerciseError(f"a flat index of {n:,} vectors of {d} float32 numbers needs {expected:,} bytes, "
+                            f"not {got:,.0f}")
+    picked = read_prediction(choice, INDEX_CHOICES, "choice_2")
+    compressed = n * code_bytes
+    right = "flat" if expected <= budget_bytes else "ivf-pq" if compressed <= budget_bytes else "shard"
+    sizes = (f"flat {expected / 1e6:,.1f} MB, IVF-PQ {compressed / 1e6:,.1f} MB, budget "
+             f"{budget_bytes / 1e6:,.1f} MB")
+    if picked != right:
+        why = {"flat": "the flat index fits, and it is exact (recall 1) and needs no training: compressing "
+                       "would give up recall for memory you have",
+               "ivf-pq": "the flat index does not fit, but the compressed codes do: one machine, some "
+                         "recall lost (measure it)",
+               "shard": "not even the compressed codes fit: split the collection over machines"}[right]
+        raise ExerciseError(f"{picked!r} is not the best choice here ({sizes}): {why}")
+    correct(f"{sizes}: {right}.")
 
 
-def check_pair_count(answer, vectors, threshold: float) -> None:
-    """Check the number of distinct pairs (i < j) of rows of ``vectors`` whose cosine similarity
-    is at least ``threshold``."""
-    require_answer(answer, "the number of pairs")
-    v = np.asarray(vectors, dtype=np.float64)
-    v = v / np.linalg.norm(v, axis=1, keepdims=True)
-    above = (v @ v.T) >= threshold
-    n = len(v)
-    expected = int(np.triu(above, k=1).sum())
-    got = int(read_number(answer, "the number of pairs", whole=True))
-    if got == expected:
-        correct(f"{expected} pairs of {n * (n - 1) // 2} score {threshold:.2f} or more.")
-        return
-    with_self = int(np.triu(above).sum())
-    if got == int(above.sum()):
-        raise ExerciseError("you counted every pair twice and each photo with itself: keep i < j only "
-                            "(np.triu(..., k=1))")
-    if got == with_self:
-        raise ExerciseError(f"you counted each of the {n} photos paired with itself (cosine 1): "
-                            "leave out the diagonal (np.triu(..., k=1))")
-    if got == 2 * expected:
-        raise ExerciseError("you counted each pair twice, (a, b) and (b, a): keep i < j only")
-    if got == int(np.triu((v @ v.T) > threshold, k=1).sum()):
-        raise ExerciseError(f"a pair that scores exactly {threshold} counts: use >=, not >")
-    raise ExerciseError(f"expected {expected} pairs, got {got}")
+def check_own_groups(answer, vectors, threshold, groups, labels) -> None:
+    """Check the near-duplicate groups of a folder and their pair precision, from the student's labels.
+
+    ``vectors`` (N, d) are the folder's vectors, ``threshold`` the cosine similarity the student
+    chose, ``groups`` their groups (lists of rows, as ``near_duplicate_groups(vectors, threshold)``
+    gives), ``labels`` a dict row -> the name of the photo that file comes from, for every row in a
+    group, and ``answer`` the pair precision: of the pairs of files put in one group, the share that
+    come from one photo.
+
+    Examples
+    --------
+    >>> vectors = [[1.0, 0.0], [0.99, 0.1], [0.98, 0.2], [0.0, 1.0]]
+    >>> labels = {0: "cat", 1: "cat", 2: "dog"}
+    >>> check_own_groups(1 / 3, vectors, 0.9, [[0, 1, 2]], labels)  # doctest: +ELLIPSIS
+    Correct: 1 groups at threshold 0.900; by your labels 1/3 pairs ...: pair precision 0.33.
+    """
+    require_answer(answer, "the pair precision of your groups")
+    threshold = read_number(threshold, "threshold_3")
+    if not -1 <= threshold <= 1:
+        raise ExerciseError(f"threshold_3 is a cosine similarity, from -1 to 1; got {threshold}")
+    expected = near_duplicate_groups(vectors, threshold)
+    try:
+        given = sorted(sorted(int(i) for i in g) for g in groups)
+    except (TypeError, ValueError):
+        raise ExerciseError("groups_3 must be a list of groups, each a list of row numbers") from None
+    if given != expected:
+        raise ExerciseError(f"groups_3 are not the groups at threshold {threshold}: link every two files at "
+                            f"or above it and chain the links ({len(expected)} groups, {len(given)} given)")
+    if not expected:
+        raise ExerciseError("no two files reach this threshold: there is no group to label; lower it")
+    unlabelled = [i for g in expected for i in g if i not in labels]
+    if unlabelled:
+        raise ExerciseError(f"label every file of every group: rows {unlabelled[:5]} have no label in "
+                            "labels_3")
+    found = [(i, j) for g in expected for a, i in enumerate(g) for j in g[a + 1:]]
+    right = sum(labels[i] == labels[j] for i, j in found)
+    precision = right / len(found)
+    got = read_number(answer, "the pair precision")
+    if not np.isclose(got, precision, atol=1e-3):
+        raise ExerciseError(f"your labels give {right} right pairs of {len(found)} in the groups, a pair "
+                            f"precision of {precision:.3f}, not {got:.3f}")
+    correct(f"{len(expected)} groups at threshold {threshold:.3f}; by your labels {right}/{len(found)} "
+            f"pairs in them are copies of one photo: pair precision {precision:.2f}.")
 
 
 def check_noise_recall(answer, prediction, found, truth, clustered_recall: float) -> None:
     """Check recall@k of HNSW on random noise, and say whether the student's prediction was right.
 
     ``found`` and ``truth`` are (Nq, k) arrays of gallery rows (the index's answer and the exact
-    one on the noise vectors), ``answer`` the student's recall@k of ``found``, ``prediction``
-    ``"higher"`` or ``"lower"`` than ``clustered_recall`` (the same index settings on clustered
-    vectors). A missing prediction fails; a wrong one is reported, not failed.
+    one on the noise vectors), ``answer`` the student's recall@k of ``found``, ``clustered_recall``
+    the same index settings on as many clustered vectors. ``prediction`` (``"higher"`` or
+    ``"lower"`` on noise) must have been recorded with ``predict`` before the noise cell of section
+    5 revealed the answer (:func:`~simlab.lessons.checks.recorded_prediction`); a wrong one is
+    reported with the reason, not failed.
     """
     require_answer(answer, "recall@k as one number")
-
-    prediction = read_prediction(prediction, ("higher", "lower"), "prediction_4")
+    prediction = recorded_prediction(NOISE_QUESTION, prediction, "prediction_4", NOISE_CHOICES)
     found, truth = np.asarray(found), np.asarray(truth)
     k = truth.shape[1]
     expected = recall_at_k(found, truth)
@@ -113,10 +198,14 @@ def check_noise_recall(answer, prediction, found, truth, clustered_recall: float
             raise ExerciseError("you compared position by position: count the overlap of the two sets "
                                 "per query")
         raise ExerciseError(f"expected a recall@{k} of {expected:.3f}, got {got:.3f} "
-                            "(recall_at_k(found, truth))")
+                            "(the mean over queries of |found & truth| / k)")
     truth_word = "higher" if expected > clustered_recall else "lower"
-    correct(f"recall@{k} {expected:.2f} on noise against {clustered_recall:.2f} on clustered vectors: "
-             f"{truth_word}. {verdict(prediction, truth_word)}")
+    reason = ""
+    if prediction != truth_word:
+        reason = (f" Why: {_NOISE_REASON}." if truth_word == "lower" else
+                  " Here noise came out higher, against the rule: look at the two numbers again.")
+    correct(f"recall@{k} {expected:.2f} on noise against {clustered_recall:.2f} on as many clustered "
+            f"vectors: {truth_word}. {verdict(prediction, truth_word)}{reason}")
 
 
 def check_neighbours(answer, vectors, query: int, k: int = 5) -> None:
