@@ -294,6 +294,32 @@ def test_lesson_follows_the_template(path):
     assert re.search(r"your own photo", exercises, re.I), f"{path.name}: no exercise on your own photo"
 
 
+PREDICT_OR_REVEAL = re.compile(r"\b(predict|reveal)\(\s*\"([^\"]+)\"")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_prediction_is_recorded_before_the_cell_that_reveals_its_answer(path):
+    """A predict-first question is answered in a student's cell (nbgrader solution cell) that
+    calls ``predict``, and a LATER cell, the first to show the answer, calls ``reveal`` once."""
+    nb = nbformat.read(path, as_version=4)
+    predicted, revealed = {}, {}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for call, question in PREDICT_OR_REVEAL.findall(cell.source):
+            if call == "predict":
+                assert cell.metadata.get("nbgrader", {}).get("solution"), \
+                    f"{path.name} cell {i}: predict({question!r}) outside a student's answer cell"
+                predicted[question] = i
+            else:
+                assert question not in revealed, f"{path.name}: {question!r} revealed twice"
+                revealed[question] = i
+    assert predicted, f"{path.name} records no prediction"
+    assert set(predicted) == set(revealed), f"{path.name}: predicted {predicted}, revealed {revealed}"
+    early = {q: (predicted[q], revealed[q]) for q in predicted if revealed[q] <= predicted[q]}
+    assert not early, f"{path.name}: answers shown before the prediction (cells): {early}"
+
+
 #: The fewest schematic figures (``tools/diagrams``) a lesson shows.
 MIN_DIAGRAMS = 2
 
