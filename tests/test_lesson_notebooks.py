@@ -294,6 +294,19 @@ def test_lesson_follows_the_template(path):
     assert re.search(r"your own photo", exercises, re.I), f"{path.name}: no exercise on your own photo"
 
 
+def test_the_guide_states_each_lessons_time_as_tools_lesson_time_estimates_it():
+    """The guide's "time alone" per lesson is tools/lesson_time.py's total on the committed run
+    (within 5 minutes: the measured run time in it moves a little from run to run)."""
+    spec = importlib.util.spec_from_file_location("lesson_time", ROOT / "tools" / "lesson_time.py")
+    lesson_time = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lesson_time)
+    table = GUIDE.read_text(encoding="utf-8")
+    stated = dict(re.findall(r"^\| (0\d) \|[^|]+\| (\d+) min \|", table, re.M))
+    for path in NOTEBOOKS:
+        total = sum(minutes for _, minutes, *_ in lesson_time.sections(path))
+        assert abs(int(stated[path.stem[:2]]) - total) <= 5, f"{path.name}: guide {stated}, tool {total}"
+
+
 PREDICT_OR_REVEAL = re.compile(r"\b(predict|reveal)\(\s*\"([^\"]+)\"")
 
 
