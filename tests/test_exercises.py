@@ -115,7 +115,7 @@ def test_unit_euclidean_f1_reports_the_prediction(no_predictions_yet, capsys):
     check_unit_euclidean_f1(f1_unit, "Higher", vectors, ia, ib, same)  # a wrong prediction never fails
     out = capsys.readouterr().out
     assert out.startswith("Computed right:") and "Correct" not in out
-    assert "Your prediction (higher) was not right: on unit vectors |a-b|^2 = 2 - 2 cos" in out
+    assert "Your prediction (higher) was not right. Why: on unit vectors |a-b|^2 = 2 - 2 cos" in out
 
 
 def test_unit_euclidean_f1_wants_the_prediction_made_before_the_reveal(no_predictions_yet):
@@ -219,7 +219,8 @@ def test_hash_f1_compares_the_methods(no_predictions_yet, capsys):
     capsys.readouterr()
     check_hash_f1(answer, "dhash", _hash_pairs())
     out = capsys.readouterr().out
-    assert "phash 1.00, dhash 1.00" in out and "phash is best" in out and "(dhash) was not right: " in out
+    assert "phash 1.00, dhash 1.00" in out and "phash is best" in out
+    assert "(dhash) was not right. Why: " in out
     assert out.startswith("Computed right: the four best F1 values are") and "Correct" not in out
     assert "the median bits of 64 that change with phash: lowres 0, different" in out and "with dhash" in out
     checks._PREDICTIONS["02-best-hash"] = ("phash", False)

@@ -44,8 +44,10 @@ def test_a_wrong_prediction_is_told_why_its_way_falls_short(capsys):
     _predict_then_reveal("person-masked pooling")
     check_auc(4 / 6, SCORES, SAME, prediction="person-masked pooling")
     out = capsys.readouterr().out
+    assert out.splitlines()[-1].startswith("Computed right: AUC")
+    assert "Correct" not in out  # not "Correct" for a wrong prediction
     assert "Your prediction (person-masked pooling) was not right" in out
-    assert "Why person-masked pooling falls short (0.500): removing the background leaves the body" in out
+    assert "Why: person-masked pooling falls short (0.500): removing the background leaves the body" in out
 
 
 def test_check_auc_refuses_a_prediction_made_after_the_table():

@@ -145,6 +145,8 @@ def test_a_wrong_noise_prediction_is_reported_with_the_reason_not_failed(capsys)
     check_noise_recall(0.375, "higher", FOUND, TRUTH, clustered_recall=0.98)
     out = capsys.readouterr().out
     assert "(higher) was not right. Why: in high-dimensional Gaussian noise" in out
+    assert out.splitlines()[-1].startswith("Computed right: recall@")
+    assert "Correct" not in out  # not "Correct" for a wrong prediction
 
 
 def test_a_noise_prediction_made_after_the_reveal_does_not_count():

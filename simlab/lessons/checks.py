@@ -22,8 +22,8 @@ import secrets
 from pathlib import Path
 
 __all__ = ["CHOICES", "ExerciseError", "check_choice", "correct", "graded", "open_choice", "predict",
-           "read_number", "read_prediction", "recorded_prediction", "require_answer", "reveal",
-           "seal_choice", "verdict"]
+           "read_number", "read_prediction", "recorded_prediction", "report_prediction",
+           "require_answer", "reveal", "seal_choice", "verdict"]
 
 
 class ExerciseError(AssertionError):
@@ -142,6 +142,27 @@ def recorded_prediction(question: str, prediction, name: str, choices=None):
 def verdict(prediction: str, truth: str) -> str:
     """``"Your prediction (...) was right."`` or ``"... was not right."``, the one wording of every check."""
     return f"Your prediction ({prediction}) was {'right' if prediction == truth else 'not right'}."
+
+
+def report_prediction(measured: str, prediction: str, truth: str, why: str = "") -> None:
+    """Print the verdict of a predict-first check whose computation was right.
+
+    ``measured`` says what was computed, ``truth`` is what the student should have predicted and
+    ``why`` (optional) the reason. Only a right prediction earns ``Correct:``; a wrong one never
+    fails the check, and its verdict says that the computation was right and the prediction not.
+
+    Examples
+    --------
+    >>> report_prediction("Recall 0.44 on noise.", "lower", "lower")
+    Correct: Recall 0.44 on noise. Your prediction (lower) was right.
+    >>> report_prediction("Recall 0.44 on noise.", "higher", "lower", "no neighbourhoods")
+    Computed right: Recall 0.44 on noise. Your prediction (higher) was not right. Why: no neighbourhoods
+    """
+    message = f"{measured} {verdict(prediction, truth)}" + (f" Why: {why}" if why else "")
+    if prediction == truth:
+        correct(message)
+    else:
+        print(f"Computed right: {message}")
 
 
 #: The sealed multiple-choice questions (package data, written by ``make key`` from the teacher's

@@ -17,6 +17,7 @@ from .checks import (
     correct,
     read_number,
     recorded_prediction,
+    report_prediction,
     require_answer,
 )
 
@@ -40,18 +41,6 @@ def _best_f1(scores, same) -> float:
     """The best F1 over all thresholds (``scores``: higher = more alike)."""
 
     return precision_recall_f1(scores, same, best_threshold(scores, same).value)[2]
-
-
-def _report(measured: str, prediction: str, truth: str, why: str) -> None:
-    """Print the verdict of a right computation: ``Correct: ...`` only when the prediction was right too.
-
-    A wrong prediction never fails a check, but its verdict does not start with "Correct:": it says
-    the computation was right, that the prediction was not, and why.
-    """
-    if prediction == truth:
-        correct(f"{measured} Your prediction ({prediction}) was right. Why: {why}")
-    else:
-        print(f"Computed right: {measured} Your prediction ({prediction}) was not right: {why}")
 
 
 def check_unit_euclidean_f1(answer, prediction, vectors, ia, ib, same) -> None:
@@ -79,8 +68,8 @@ def check_unit_euclidean_f1(answer, prediction, vectors, ia, ib, same) -> None:
                "both put the pairs in the same order, and a best F1 depends only on that order. "
                f"The raw vectors' {raw:.2f} differs because their lengths differ, and normalising "
                "throws the lengths away.")
-        _report(f"Euclidean on unit vectors: best F1 {expected:.2f}, cosine {cosine:.2f}, Euclidean on "
-                f"the raw vectors {raw:.2f}.", prediction, truth, why)
+        report_prediction(f"Euclidean on unit vectors: best F1 {expected:.2f}, cosine {cosine:.2f}, "
+                          f"Euclidean on the raw vectors {raw:.2f}.", prediction, truth, why)
         return
     if np.isclose(got, raw, atol=1e-6):
         raise ExerciseError(f"{got:.2f} is the F1 of the RAW vectors: divide each row by its length "
@@ -142,8 +131,8 @@ def check_hash_f1(answer, prediction, pairs) -> None:
         why += ("; ahash keeps a coarse 8x8 map of where the photo is bright, which a crop or a small "
                 "turn barely moves, while each pHash bit is the sign of one slow wave over the whole "
                 "photo, and a crop or a turn shifts every wave (section 3)")
-    _report(f"the four best F1 values are {table}; {best} is best on these pairs.", prediction, best,
-            why + ".")
+    report_prediction(f"the four best F1 values are {table}; {best} is best on these pairs.", prediction,
+                      best, why + ".")
 
 
 def check_own_threshold(answer, my_pairs, tune_pairs, test_pairs, tune_scores, test_scores) -> None:

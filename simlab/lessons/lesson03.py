@@ -19,8 +19,8 @@ from .checks import (
     correct,
     read_number,
     recorded_prediction,
+    report_prediction,
     require_answer,
-    verdict,
 )
 
 __all__ = [
@@ -77,11 +77,10 @@ def check_auc(answer, scores: dict, same, prediction=None, way: str = "whole ima
                             f"roc_auc_score(same, scores[{way!r}])")
     best = max(aucs, key=aucs.get)
     why = _NOT_BEST[best] if best == "face identity (dlib)" else "see the table of section 2"
-    message = f"AUC {want:.3f} for the {way}. The largest: {best} ({aucs[best]:.3f}): {why}. " + \
-        verdict(choice, best)
-    if choice != best and choice in _NOT_BEST:
-        message += f" Why {choice} falls short ({aucs[choice]:.3f}): {_NOT_BEST[choice]}."
-    correct(message)
+    short = f"{choice} falls short ({aucs[choice]:.3f}): {_NOT_BEST[choice]}." \
+        if choice != best and choice in _NOT_BEST else ""
+    report_prediction(f"AUC {want:.3f} for the {way}. The largest: {best} ({aucs[best]:.3f}): {why}.",
+                      choice, best, short)
 
 
 def check_threshold(answer, same_distances, other_distances) -> None:

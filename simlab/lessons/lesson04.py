@@ -13,8 +13,8 @@ from .checks import (
     read_number,
     read_prediction,
     recorded_prediction,
+    report_prediction,
     require_answer,
-    verdict,
 )
 
 __all__ = [
@@ -202,10 +202,10 @@ def check_noise_recall(answer, prediction, found, truth, clustered_recall: float
     truth_word = "higher" if expected > clustered_recall else "lower"
     reason = ""
     if prediction != truth_word:
-        reason = (f" Why: {_NOISE_REASON}." if truth_word == "lower" else
-                  " Here noise came out higher, against the rule: look at the two numbers again.")
-    correct(f"recall@{k} {expected:.2f} on noise against {clustered_recall:.2f} on as many clustered "
-            f"vectors: {truth_word}. {verdict(prediction, truth_word)}{reason}")
+        reason = (f"{_NOISE_REASON}." if truth_word == "lower" else
+                  "here noise came out higher, against the rule: look at the two numbers again.")
+    report_prediction(f"recall@{k} {expected:.2f} on noise against {clustered_recall:.2f} on as many "
+                      f"clustered vectors: {truth_word}.", prediction, truth_word, reason)
 
 
 def check_neighbours(answer, vectors, query: int, k: int = 5) -> None:
