@@ -294,12 +294,18 @@ def test_lesson_follows_the_template(path):
     assert re.search(r"your own photo", exercises, re.I), f"{path.name}: no exercise on your own photo"
 
 
+def _tool(name: str):
+    """The script ``tools/<name>.py`` imported as a module (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_the_guide_states_each_lessons_time_as_tools_lesson_time_estimates_it():
     """The guide's "time alone" per lesson is tools/lesson_time.py's total on the committed run
     (within 5 minutes: the measured run time in it moves a little from run to run)."""
-    spec = importlib.util.spec_from_file_location("lesson_time", ROOT / "tools" / "lesson_time.py")
-    lesson_time = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(lesson_time)
+    lesson_time = _tool("lesson_time")
     table = GUIDE.read_text(encoding="utf-8")
     stated = dict(re.findall(r"^\| (0\d) \|[^|]+\| (\d+) min \|", table, re.M))
     for path in NOTEBOOKS:
@@ -337,18 +343,11 @@ def test_each_prediction_is_recorded_before_the_cell_that_reveals_its_answer(pat
 MIN_DIAGRAMS = 2
 
 
-def _draw_diagrams_module():
-    spec = importlib.util.spec_from_file_location("draw_diagrams", ROOT / "tools" / "draw_diagrams.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_lesson_shows_its_diagrams_as_drawn_by_their_source(path):
     """Each lesson has its schematic figures, embedded as attachments that tools/draw_diagrams.py
     draws from code (re-drawing gives the same PNG), none missing, none left over."""
-    draw = _draw_diagrams_module()
+    draw = _tool("draw_diagrams")
     draws = draw.figures()
     nb = nbformat.read(path, as_version=4)
     shown = []
